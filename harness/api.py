@@ -245,6 +245,8 @@ class StageInputs:
     seed: int
     chat_template: str | None = None
     num_processes: int = 1
+    progress: Progress | None = None  # called with finished optimizer steps (main process)
+    total_steps: Callable[[int], None] | None = None  # told the step count once it is known
 
 
 @runtime_checkable

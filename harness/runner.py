@@ -1,0 +1,124 @@
+"""Run an experiment: execute the plan's missing stages, score, write the summary."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness import scoring
+from harness.execute import EXECUTORS, Context
+from harness.plan import Node, Plan, build_plan
+from harness.store import Store, write_json
+
+
+@dataclass
+class StageLog:
+    kind: str
+    label: str
+    dirname: str
+    status: str  # "ran" or "reused"
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    plan: Plan
+    store: Store
+    log: list[StageLog] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ran(self) -> list[StageLog]:
+        return [s for s in self.log if s.status == "ran"]
+
+
+def quiet_libraries() -> None:
+    """Route library chatter away from the terminal; alignlab draws its own progress."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", module=r"(transformers|trl|torch|accelerate|datasets)\b.*")
+    try:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:
+        pass
+    logging.getLogger("accelerate").setLevel(logging.ERROR)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _execute(ctx: Context, node: Node, progress: Progress) -> float:
+    task = progress.add_task(f"{node.kind:<8} {node.label}", total=None)
+    manifest: dict[str, Any] = {"kind": node.kind, "label": node.label, "key": node.key,
+                                "deps": node.deps, "spec": node.spec}
+    t0 = time.time()
+
+    def tick(n: int) -> None:
+        progress.advance(task, n)
+
+    def total(n: int) -> None:
+        progress.update(task, total=n)
+
+    with ctx.store.stage(node.dirname, manifest) as work:
+        EXECUTORS[node.kind](ctx, node, work, manifest, tick, total)
+    progress.remove_task(task)
+    return time.time() - t0
+
+
+def run(exp: Any, console: Console | None = None, config_path: str | None = None) -> RunResult:
+    console = console or Console()
+    quiet_libraries()
+    t0 = time.time()
+    plan = build_plan(exp)
+    store = Store(exp.results_dir, exp.experiment)
+    result = RunResult(plan, store)
+    with store.locked():
+        ctx = Context(exp, plan, store)
+        with _progress(console) as progress:
+            overall = progress.add_task("stages", total=len(plan.nodes))
+            for node in plan.nodes.values():
+                if store.done(node.dirname):
+                    result.log.append(StageLog(node.kind, node.label, node.dirname, "reused", 0.0))
+                    console.print(f"[dim]reused[/] {node.kind:<8} {node.label}")
+                else:
+                    seconds = _execute(ctx, node, progress)
+                    result.log.append(StageLog(node.kind, node.label, node.dirname, "ran", seconds))
+                    console.print(f"[green]ran[/]    {node.kind:<8} {node.label}  ({seconds:.1f}s)")
+                progress.advance(overall, 1)
+        result.rows = scoring.score_all(ctx)
+        result.seconds = time.time() - t0
+        scoring.write_outputs(ctx, result.rows, config_path)
+        write_json(store.root / "run.json", {
+            "experiment": exp.experiment,
+            "config": config_path,
+            "seconds": round(result.seconds, 3),
+            "stages": [s.__dict__ for s in result.log],
+        })
+    return result
+
+
+def results_root(exp: Any) -> Path:
+    return Path(exp.results_dir) / exp.experiment

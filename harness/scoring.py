@@ -1,0 +1,113 @@
+"""Score every evaluation of a plan and write the tidy outputs (summary.csv, per-item, report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.execute import Context, benchmark, load_answers, load_judgments, write_jsonl
+
+SUMMARY_COLUMNS = [
+    "experiment", "model", "recipe", "benchmark", "metric", "value",
+    "ci_low", "ci_high", "n", "n_failed", "judge", "benchmark_version",
+]
+
+
+def score_all(ctx: Context) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    out = ctx.store.root / "evaluations"
+    out.mkdir(parents=True, exist_ok=True)
+    for ev in ctx.plan.evaluations:
+        jnode = ctx.plan.nodes[ev.judge]
+        bspec = jnode.spec["benchmark"]
+        bench = benchmark(bspec)
+        items = bench.items()
+        answers = load_answers(ctx.node_dir(ev.generate) / "answers.jsonl")
+        judgments = load_judgments(ctx.node_dir(ev.judge) / "judgments.jsonl")
+        score = bench.score(items, answers, judgments)
+        judge_model = ctx.store.manifest(jnode.dirname)["judge"]["model"]
+        for m in score.metrics:
+            rows.append({
+                "experiment": ctx.exp.experiment, "model": ev.arm, "recipe": ev.recipe,
+                "benchmark": ev.benchmark, "metric": m.metric, "value": m.value,
+                "ci_low": m.ci_low, "ci_high": m.ci_high, "n": m.n, "n_failed": m.n_failed,
+                "judge": judge_model, "benchmark_version": bspec["version"],
+            })
+        stem = f"{ev.arm}__{ev.benchmark}"
+        write_jsonl(out / f"{stem}.records.jsonl", score.records)
+        (out / f"{stem}.per_item.json").write_text(json.dumps(score.per_item, indent=1))
+    return rows
+
+
+def summary_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def headline_metrics(ctx: Context) -> dict[str, str]:
+    return {b.name: benchmark({"name": b.name, "params": b.params}).headline for b in ctx.exp.benchmarks}
+
+
+def ablation_table(df: pd.DataFrame, headlines: dict[str, str]) -> pd.DataFrame:
+    """Arm by benchmark, each cell the headline metric with its 95% CI."""
+    cells: dict[str, dict[str, str]] = {}
+    order: list[str] = []
+    for _, r in df.iterrows():
+        if headlines.get(r["benchmark"]) != r["metric"]:
+            continue
+        if r["model"] not in cells:
+            cells[r["model"]] = {"recipe": r["recipe"]}
+            order.append(r["model"])
+        col = f"{r['benchmark']} ({r['metric']})"
+        cells[r["model"]][col] = format_ci(r["value"], r["ci_low"], r["ci_high"], r["n_failed"])
+    return pd.DataFrame([cells[m] for m in order], index=pd.Index(order, name="model"))
+
+
+def format_ci(value: float, low: float | None, high: float | None, n_failed: int = 0) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    text = f"{value:.2f}"
+    if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
+        text += f" [{low:.2f}, {high:.2f}]"
+    if n_failed:
+        text += f" ({n_failed} failed)"
+    return text
+
+
+def write_outputs(ctx: Context, rows: list[dict[str, Any]], config_path: str | None) -> pd.DataFrame:
+    df = summary_frame(rows)
+    df.to_csv(ctx.store.root / "summary.csv", index=False)
+    table = ablation_table(df, headline_metrics(ctx))
+    (ctx.store.root / "report.md").write_text(report_markdown(ctx, df, table, config_path))
+    return table
+
+
+def report_markdown(ctx: Context, df: pd.DataFrame, table: pd.DataFrame, config_path: str | None) -> str:
+    exp = ctx.exp
+    lines = [f"# {exp.experiment}", ""]
+    if exp.description:
+        lines += [exp.description.strip(), ""]
+    lines += [
+        "Headline metric per arm and benchmark, with its 95% confidence interval "
+        "(bootstrap over questions for MT-Bench-like scores; ±1.96 standard errors for win rates).",
+        "",
+        table.reset_index().to_markdown(index=False) if len(table) else "(no evaluations)",
+        "",
+        "## All metrics",
+        "",
+        df.drop(columns=["experiment"]).to_markdown(index=False, floatfmt=".3f") if len(df) else "(none)",
+        "",
+        "## Provenance",
+        "",
+        f"- config: `{config_path}`" if config_path else "- config: (given in code)",
+        f"- judges: {', '.join(sorted(set(df['judge']))) if len(df) else '-'}",
+        f"- stages: see `stages/*/manifest.json` (params, keys, versions, git SHA, timings)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def read_summary(root: Path) -> pd.DataFrame:
+    return pd.read_csv(root / "summary.csv")
