@@ -19,8 +19,10 @@ err_console = Console(stderr=True)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.runner import quiet_libraries
     from harness.validate import validate_file
 
+    quiet_libraries()
     exp = validate_file(args.config)
     console.print(
         f"[green]ok[/] {args.config}: experiment {exp.experiment!r}, {len(exp.arms)} arms, "
@@ -93,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except AlignlabError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: finished stages are kept; run again to resume")

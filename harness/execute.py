@@ -50,7 +50,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def run_data(ctx: Context, node: Node, work: Path, manifest: dict[str, Any], tick: Tick, total: SetTotal) -> None:
-    spec = DatasetSpec.model_validate(node.spec["spec"])
+    spec = DatasetSpec.model_validate(node.run["spec"])
     total(1)
     manifest["data"] = datamod.materialize(spec, work / "data")
     tick(1)

@@ -51,6 +51,7 @@ class Node:
     spec: dict[str, Any]
     deps: list[str] = field(default_factory=list)
     key: str = ""
+    run: dict[str, Any] = field(default_factory=dict)  # execution details not part of the key
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -106,10 +107,9 @@ def _resolved(kind: str, ref_name: str, params: dict[str, Any]) -> dict[str, Any
 
 def _data_node(plan: Plan, name: str) -> Node:
     spec = plan.experiment.data[name]
-    return plan.add(
-        Node("data", name, {"name": name, "spec": spec.model_dump(mode="json"),
-                            "fingerprint": datamod.fingerprint(spec)})
-    )
+    node = Node("data", name, {"name": name, "fingerprint": datamod.fingerprint(spec)},
+                run={"spec": spec.model_dump(mode="json")})
+    return plan.add(node)
 
 
 def _train_node(plan: Plan, role: str, st: StageConfig, params: dict[str, Any], parent: ModelRef) -> ModelRef:

@@ -73,7 +73,7 @@ def _progress(console: Console) -> Progress:
 def _execute(ctx: Context, node: Node, progress: Progress) -> float:
     task = progress.add_task(f"{node.kind:<8} {node.label}", total=None)
     manifest: dict[str, Any] = {"kind": node.kind, "label": node.label, "key": node.key,
-                                "deps": node.deps, "spec": node.spec}
+                                "deps": node.deps, "spec": node.spec, "run": node.run}
     t0 = time.time()
 
     def tick(n: int) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.extplug import install_external_plugin
+
 # No test may touch the network: make every Hugging Face library fail fast instead.
 for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ[var] = "1"
@@ -36,3 +38,9 @@ def results_dir(tmp_path: Path) -> Path:
     d = tmp_path / "results"
     d.mkdir()
     return d
+
+
+@pytest.fixture
+def external_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Installs `extplug` (recipe `echo`, benchmark `length`, judge `word_counter`) for one test."""
+    yield from install_external_plugin(tmp_path, monkeypatch)

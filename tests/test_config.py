@@ -1,0 +1,133 @@
+"""Bad input gets a short error naming the file and key, every problem at once, no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.config import Experiment
+from harness.errors import ConfigError
+from harness.validate import validate_file
+
+
+def write_config(tmp_path: Path, body: str, name: str = "exp.yaml") -> Path:
+    rows = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]
+    (tmp_path / "chat.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "plain.jsonl").write_text(json.dumps({"body": "no expected column"}) + "\n")
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+GOOD = """
+    # Run: alignlab run exp.yaml
+    experiment: good
+    data:
+      chat: {path: chat.jsonl}
+    base_model: {path: some/model}
+    training:
+      sft: {stage: sft, data: chat, params: {learning_rate: 1.0e-5}}
+    arms: [{recipe: base}, {recipe: sft}]
+    judge: {name: toy_rubric}
+"""
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_good_config_validates(tmp_path, capsys):
+    code, out = run_cli(["validate", str(write_config(tmp_path, GOOD))], capsys)
+    assert code == 0 and "ok" in out
+
+
+def test_unknown_recipe_names_file_key_and_suggestion(tmp_path, capsys):
+    cfg = write_config(tmp_path, GOOD.replace("{recipe: sft}]", "{recipe: sft-dop}]"))
+    code, out = run_cli(["validate", str(cfg)], capsys)
+    assert code == 2
+    assert f"{cfg}: arms.1.recipe" in out
+    assert "unknown recipe 'sft-dop'" in out and "did you mean 'sft-dpo'?" in out
+    assert "Traceback" not in out
+
+
+def test_missing_dataset_column(tmp_path, capsys):
+    cfg = write_config(tmp_path, GOOD.replace("chat: {path: chat.jsonl}", "chat: {path: plain.jsonl}"))
+    code, out = run_cli(["run", str(cfg)], capsys)
+    assert code == 2
+    assert f"{cfg}: data.chat" in out
+    assert "'body'" in out and "messages" in out  # what it has and what it needs
+
+
+def test_negative_learning_rate(tmp_path, capsys):
+    cfg = write_config(tmp_path, GOOD.replace("learning_rate: 1.0e-5", "learning_rate: -1.0e-5"))
+    code, out = run_cli(["validate", str(cfg)], capsys)
+    assert code == 2
+    assert f"{cfg}: training.sft.params.learning_rate" in out
+    assert "greater than 0" in out
+
+
+def test_unreadable_yaml(tmp_path, capsys):
+    cfg = tmp_path / "broken.yaml"
+    cfg.write_text("experiment: x\narms: [ {recipe: sft\n")
+    code, out = run_cli(["validate", str(cfg)], capsys)
+    assert code == 2
+    assert str(cfg) in out and "not valid YAML (line" in out
+
+
+def test_several_problems_reported_together(tmp_path):
+    body = GOOD.replace("{recipe: base}", "{recipe: nope}").replace("learning_rate: 1.0e-5", "learning_rate: 0")
+    cfg = write_config(tmp_path, body)
+    with pytest.raises(ConfigError) as info:
+        validate_file(cfg)
+    keys = {p.key for p in info.value.problems}
+    assert {"arms.0.recipe", "training.sft.params.learning_rate"} <= keys
+
+
+def test_schema_error_is_reported_before_plugins(tmp_path):
+    cfg = write_config(tmp_path, textwrap.dedent(GOOD) + "learning_rate: 3\n")
+    with pytest.raises(ConfigError) as info:
+        validate_file(cfg)
+    assert [p.key for p in info.value.problems] == ["learning_rate"]
+    assert "unknown key" in info.value.problems[0].message
+
+
+def test_recipe_role_missing_from_training(tmp_path):
+    cfg = write_config(tmp_path, GOOD.replace("{recipe: sft}]", "{recipe: sft-dpo}]"))
+    with pytest.raises(ConfigError, match=r"arms\.1\.recipe: recipe 'sft-dpo' needs a `training.dpo`"):
+        validate_file(cfg)
+
+
+def test_cli_error_has_no_traceback(tmp_path):
+    cfg = write_config(tmp_path, GOOD.replace("{recipe: sft}]", "{recipe: nope}]"))
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "validate", str(cfg)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "arms.1.recipe" in proc.stderr
+
+
+def test_every_field_has_a_description():
+    def walk(model):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+            ann = field.annotation
+            for sub in getattr(ann, "__args__", ()) + (ann,):
+                if isinstance(sub, type) and hasattr(sub, "model_fields") and sub is not model:
+                    walk(sub)
+
+    walk(Experiment)
+
+
+def test_configs_start_with_the_command_that_runs_them():
+    for cfg in (Path(__file__).parent.parent / "configs").glob("*.yaml"):
+        first = cfg.read_text().splitlines()[0]
+        assert first.startswith("#"), cfg
+        assert f"alignlab run configs/{cfg.name}" in cfg.read_text().split("\n\n")[0] or \
+               "alignlab" in first, cfg
