@@ -49,7 +49,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- data
 
 
-def run_data(ctx: Context, node: Node, work: Path, manifest: dict[str, Any], tick: Tick, total: SetTotal) -> None:
+def run_data(
+    ctx: Context, node: Node, work: Path, manifest: dict[str, Any], tick: Tick, total: SetTotal
+) -> None:
     spec = DatasetSpec.model_validate(node.run["spec"])
     total(1)
     manifest["data"] = datamod.materialize(spec, work / "data")
@@ -59,7 +61,9 @@ def run_data(ctx: Context, node: Node, work: Path, manifest: dict[str, Any], tic
 # ----------------------------------------------------------------------------- train
 
 
-def run_train(ctx: Context, node: Node, work: Path, manifest: dict[str, Any], tick: Tick, total: SetTotal) -> None:
+def run_train(
+    ctx: Context, node: Node, work: Path, manifest: dict[str, Any], tick: Tick, total: SetTotal
+) -> None:
     spec = node.spec
     parent = ctx.model_path(spec["parent"])
     stage_spec = {
@@ -74,7 +78,9 @@ def run_train(ctx: Context, node: Node, work: Path, manifest: dict[str, Any], ti
         "num_processes": spec["num_processes"],
     }
     if spec["num_processes"] > 1:
-        result = training.launch(stage_spec, work, ctx.exp.launch.accelerate_config, ctx.exp.launch.cpu)
+        result = training.launch(
+            stage_spec, work, ctx.exp.launch.accelerate_config, ctx.exp.launch.cpu
+        )
     else:
         result = training.run_stage(stage_spec, progress=tick, total_steps=total)
     shutil.rmtree(work / "trainer", ignore_errors=True)
@@ -90,7 +96,9 @@ def benchmark(spec: dict[str, Any]) -> Any:
     return cls(cls.Params.model_validate(spec["params"]))
 
 
-def run_generate(ctx: Context, node: Node, work: Path, manifest: dict[str, Any], tick: Tick, total: SetTotal) -> None:
+def run_generate(
+    ctx: Context, node: Node, work: Path, manifest: dict[str, Any], tick: Tick, total: SetTotal
+) -> None:
     from harness.generation.turns import answer_items
 
     spec = node.spec
@@ -98,16 +106,29 @@ def run_generate(ctx: Context, node: Node, work: Path, manifest: dict[str, Any],
     items = bench.items()
     gcls = registry.load("generator", spec["generator"]["name"])
     model = ctx.model_path(spec["model"])
-    gen = gcls(gcls.Params.model_validate(spec["generator"]["params"]), model, spec["chat_template"])
+    gen = gcls(
+        gcls.Params.model_validate(spec["generator"]["params"]), model, spec["chat_template"]
+    )
     total(sum(len(it.turns) for it in items))
     answers = answer_items(gen, items, progress=tick)
-    write_jsonl(work / "answers.jsonl", [
-        {"id": it.id, "category": it.category, "turns": it.turns, "answers": answers.get(it.id, [])}
-        for it in items
-    ])
+    write_jsonl(
+        work / "answers.jsonl",
+        [
+            {
+                "id": it.id,
+                "category": it.category,
+                "turns": it.turns,
+                "answers": answers.get(it.id, []),
+            }
+            for it in items
+        ],
+    )
     manifest["generator"] = gen.describe()
     manifest["model"] = model
-    manifest["counts"] = {"items": len(items), "answered": sum(1 for it in items if it.id in answers)}
+    manifest["counts"] = {
+        "items": len(items),
+        "answered": sum(1 for it in items if it.id in answers),
+    }
 
 
 def load_answers(path: Path) -> dict[str, list[str]]:
@@ -124,7 +145,9 @@ def judge_instance(ctx: Context, spec: dict[str, Any]) -> Any:
     return cls(cls.Params.model_validate(spec["params"]), cache)
 
 
-def run_judge(ctx: Context, node: Node, work: Path, manifest: dict[str, Any], tick: Tick, total: SetTotal) -> None:
+def run_judge(
+    ctx: Context, node: Node, work: Path, manifest: dict[str, Any], tick: Tick, total: SetTotal
+) -> None:
     spec = node.spec
     bench = benchmark(spec["benchmark"])
     items = bench.items()
@@ -133,21 +156,36 @@ def run_judge(ctx: Context, node: Node, work: Path, manifest: dict[str, Any], ti
     judge = judge_instance(ctx, spec["judge"])
     total(len(requests))
     results = judge.judge(requests, progress=tick)
-    write_jsonl(work / "judgments.jsonl", [
-        {"id": r.id, "text": r.text, "error": r.error, "usage": r.usage} for r in results
-    ])
+    write_jsonl(
+        work / "judgments.jsonl",
+        [{"id": r.id, "text": r.text, "error": r.error, "usage": r.usage} for r in results],
+    )
     failed = sum(1 for r in results if not r.ok)
     manifest["judge"] = {"name": spec["judge"]["name"], "model": judge.model_name}
-    manifest["counts"] = {"requests": len(requests), "judged": len(results) - failed, "failed": failed}
-    stats = getattr(judge, "stats", None)
-    if stats is not None:
-        manifest["judge_stats"] = stats() if callable(stats) else stats
+    manifest["counts"] = {
+        "requests": len(requests),
+        "judged": len(results) - failed,
+        "failed": failed,
+    }
+    summary = getattr(judge, "summary", None)
+    if callable(summary):
+        manifest["judge_stats"] = summary()
 
 
 def load_judgments(path: Path) -> list[JudgeResult]:
-    return [JudgeResult(r["id"], r["text"], r.get("error"), r.get("usage") or {}) for r in read_jsonl(path)]
+    return [
+        JudgeResult(r["id"], r["text"], r.get("error"), r.get("usage") or {})
+        for r in read_jsonl(path)
+    ]
 
 
 EXECUTORS = {"data": run_data, "train": run_train, "generate": run_generate, "judge": run_judge}
 
-__all__ = ["EXECUTORS", "BenchmarkItem", "Context", "JudgeRequest", "load_answers", "load_judgments"]
+__all__ = [
+    "EXECUTORS",
+    "BenchmarkItem",
+    "Context",
+    "JudgeRequest",
+    "load_answers",
+    "load_judgments",
+]

@@ -22,7 +22,9 @@ class TrainParams(Params):
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps used for warmup.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (the paper: none).")
     optim: str = Field("adamw_torch", description="Optimizer name as in transformers.")
-    max_length: int | None = Field(1024, ge=8, description="Truncate sequences to this many tokens.")
+    max_length: int | None = Field(
+        1024, ge=8, description="Truncate sequences to this many tokens."
+    )
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto = bf16 on a GPU that supports it, else fp32."
@@ -35,7 +37,9 @@ def precision_flags(precision: str) -> dict[str, bool]:
     import torch
 
     if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+        precision = (
+            "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+        )
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
@@ -55,7 +59,7 @@ def training_args(p: TrainParams, inputs: StageInputs, run_dir: Path) -> dict[st
         "weight_decay": p.weight_decay,
         "optim": p.optim,
         "max_length": p.max_length,
-        "gradient_checkpointing": p.gradient_checkpointing,
+        "activation_checkpointing": p.gradient_checkpointing,
         "logging_steps": p.logging_steps,
         "seed": p.seed if p.seed is not None else inputs.seed,
         "data_seed": p.seed if p.seed is not None else inputs.seed,
@@ -99,6 +103,14 @@ def progress_callback(inputs: StageInputs) -> Any:
                 inputs.progress(1)
 
     return _Progress()
+
+
+def run_trainer(trainer: Any) -> None:
+    """Train without printing log dicts to the terminal (they go to the manifest)."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
 
 
 def finish(trainer: Any, tokenizer: Any, inputs: StageInputs) -> dict[str, Any]:

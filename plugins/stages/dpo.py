@@ -13,6 +13,7 @@ from plugins.stages.common import (
     load_model,
     load_tokenizer,
     progress_callback,
+    run_trainer,
     training_args,
 )
 
@@ -52,7 +53,7 @@ class DPOStage:
             raise ValueError("the dpo stage needs a parent model")
         tokenizer = load_tokenizer(inputs.model, inputs.chat_template)
         ds = datasets.load_from_disk(str(inputs.data_dir))
-        train = ds.map(split_preference, remove_columns=ds.column_names)
+        train_set = ds.map(split_preference, remove_columns=ds.column_names)
         args = DPOConfig(
             **training_args(p, inputs, inputs.output_dir.parent / "trainer"),
             beta=p.beta,
@@ -62,9 +63,9 @@ class DPOStage:
             model=load_model(inputs.model),
             ref_model=load_model(inputs.reference_model or inputs.model),
             args=args,
-            train_dataset=train,
+            train_dataset=train_set,
             processing_class=tokenizer,
             callbacks=[progress_callback(inputs)],
         )
-        trainer.train()
+        run_trainer(trainer)
         return finish(trainer, tokenizer, inputs)

@@ -35,7 +35,9 @@ class ScratchParams(Params):
     num_attention_heads: int = Field(4, ge=1, description="Attention heads.")
     num_key_value_heads: int = Field(4, ge=1, description="KV heads (GQA when fewer).")
     max_position_embeddings: int = Field(512, ge=16, description="Longest sequence.")
-    chat_template: str = Field(ZEPHYR_TEMPLATE, description="Chat template saved with the tokenizer.")
+    chat_template: str = Field(
+        ZEPHYR_TEMPLATE, description="Chat template saved with the tokenizer."
+    )
     tokenizer_samples: int = Field(20000, ge=10, description="Rows used to train the tokenizer.")
 
 

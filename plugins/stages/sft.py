@@ -14,6 +14,7 @@ from plugins.stages.common import (
     load_model,
     load_tokenizer,
     progress_callback,
+    run_trainer,
     training_args,
 )
 
@@ -51,7 +52,7 @@ class SFTStage:
         if inputs.model is None:
             raise ValueError("the sft stage needs a parent model")
         tokenizer = load_tokenizer(inputs.model, inputs.chat_template)
-        train = to_sft_columns(datasets.load_from_disk(str(inputs.data_dir)))
+        train_set = to_sft_columns(datasets.load_from_disk(str(inputs.data_dir)))
         args = SFTConfig(
             **training_args(p, inputs, inputs.output_dir.parent / "trainer"),
             packing=p.packing,
@@ -60,9 +61,9 @@ class SFTStage:
         trainer = SFTTrainer(
             model=load_model(inputs.model),
             args=args,
-            train_dataset=train,
+            train_dataset=train_set,
             processing_class=tokenizer,
             callbacks=[progress_callback(inputs)],
         )
-        trainer.train()
+        run_trainer(trainer)
         return finish(trainer, tokenizer, inputs)
