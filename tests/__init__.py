@@ -1,0 +1,1 @@
+"""Tests of alignlab; helpers such as ``tests.judge_server`` import from this package."""
