@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -61,8 +62,66 @@ def cmd_run(args: argparse.Namespace) -> int:
     ran, reused = len(result.ran), len(result.log) - len(result.ran)
     console.print(f"stages: {ran} ran, {reused} reused; {result.seconds:.1f}s in all")
     print_ablation(console, result.store.root)
-    console.print(f"wrote {result.store.root / 'summary.csv'} and {result.store.root / 'report.md'}")
+    console.print(
+        f"wrote {result.store.root / 'summary.csv'} and {result.store.root / 'report.md'}"
+    )
     return 0
+
+
+def cmd_import_mt_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.imports import import_into
+    from plugins.benchmarks.mt_bench import import_published
+
+    out = Path(args.results_dir) / args.experiment / "imported" / "mt_bench"
+    result = import_published(args.data_dir, out_dir=out)
+    root = import_into(
+        args.results_dir, args.experiment, "mt_bench", result, {"data_dir": str(args.data_dir)}
+    )
+    keys = (
+        "records",
+        "prompt_matches",
+        "prompt_mismatches",
+        "score_matches",
+        "duplicates",
+        "models",
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {k: result[k] for k in keys} | {"pairwise": result.get("pairwise")}, allow_nan=False
+            )
+        )
+    else:
+        _print_import_mt_bench(result, root)
+    bad = result["prompt_mismatches"] or result.get("score_mismatches")
+    pw = result.get("pairwise") or {}
+    return 1 if bad or pw.get("prompt_mismatches") or pw.get("winner_mismatches") else 0
+
+
+def _print_import_mt_bench(result: dict[str, Any], root: Path) -> None:
+    from rich.table import Table
+
+    console.print(
+        f"{result['records']} single judgments: {result['prompt_matches']} judge prompts rebuilt "
+        f"byte-identical, {result['score_matches']} scores re-parsed identical, "
+        f"{len(result['prompt_mismatches'])} prompt mismatches, {len(result['duplicates'])} duplicate records"
+    )
+    table = Table(title="MT-Bench (FastChat show_result semantics)")
+    for col in ("model", "score", "turn 1", "turn 2"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    models = sorted(result["models"].items(), key=lambda kv: -(kv[1]["score"] or 0))
+    for model, s in models:
+        table.add_row(
+            model,
+            *(
+                f"{s[k]:.4f}" if s[k] is not None else "-"
+                for k in ("score", "score_turn1", "score_turn2")
+            ),
+        )
+    console.print(table)
+    console.print(f"rows added to {root / 'summary.csv'}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list every registered plugin with its one-line doc")
     p.add_argument("kind", nargs="?", help="recipe, stage, dataset, benchmark, judge or generator")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("import", help="import published benchmark runs into an experiment")
+    imp = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    q = imp.add_parser("mt-bench", help="a FastChat data/ folder (answers and judgments)")
+    q.add_argument("--data-dir", required=True, type=Path, help="folder in FastChat's data/ layout")
+    q.add_argument("--experiment", required=True, help="experiment to add the models to")
+    q.add_argument("--results-dir", default="results", help="results root (default: results)")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.set_defaults(func=cmd_import_mt_bench)
     return parser
 
 
@@ -95,7 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except AlignlabError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True
+        )
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: finished stages are kept; run again to resume")
