@@ -32,7 +32,9 @@ class PluginRef(Strict):
 class DatasetSpec(Strict):
     """Where a training dataset comes from: exactly one of ``hf``, ``path`` or ``builder``."""
 
-    hf: str | None = Field(None, description="Hugging Face dataset id, e.g. HuggingFaceH4/ultrachat_200k.")
+    hf: str | None = Field(
+        None, description="Hugging Face dataset id, e.g. HuggingFaceH4/ultrachat_200k."
+    )
     revision: str | None = Field(None, description="Dataset revision (commit sha or tag) for `hf`.")
     path: str | None = Field(
         None,
@@ -108,7 +110,9 @@ class BenchmarkConfig(Strict):
 
     name: str = Field(description="Benchmark plugin name.")
     params: dict[str, Any] = Field(default_factory=dict, description="Benchmark parameters.")
-    judge: PluginRef | None = Field(None, description="Judge for this benchmark (default: `judge`).")
+    judge: PluginRef | None = Field(
+        None, description="Judge for this benchmark (default: `judge`)."
+    )
 
 
 class LaunchConfig(Strict):
@@ -116,7 +120,8 @@ class LaunchConfig(Strict):
 
     num_processes: int = Field(1, ge=1, description=">1 runs training through `accelerate launch`.")
     accelerate_config: str | None = Field(
-        None, description="An accelerate config file (DeepSpeed ZeRO-3, FSDP) for multi-process runs."
+        None,
+        description="An accelerate config file (DeepSpeed ZeRO-3, FSDP) for multi-process runs.",
     )
     cpu: bool = Field(False, description="Force training on the CPU.")
 
@@ -124,9 +129,13 @@ class LaunchConfig(Strict):
 class Experiment(Strict):
     """An experiment: a base model, the arms to train, the benchmarks to score them on."""
 
-    experiment: str = Field(description="Experiment name; outputs go to <results_dir>/<experiment>/.")
+    experiment: str = Field(
+        description="Experiment name; outputs go to <results_dir>/<experiment>/."
+    )
     description: str = Field("", description="Free text shown in reports.")
-    results_dir: str = Field("results", description="Root folder for outputs (relative to the cwd).")
+    results_dir: str = Field(
+        "results", description="Root folder for outputs (relative to the cwd)."
+    )
     seed: int = Field(42, description="Seed for training and sampling.")
     data: dict[str, DatasetSpec] = Field(default_factory=dict, description="Named datasets.")
     base_model: BaseModelConfig = Field(description="The model every arm starts from.")
@@ -175,7 +184,9 @@ def problems_from_validation(file: str, exc: ValidationError, prefix: str = "") 
         key = f"{prefix}.{key}" if prefix and key else (prefix or key)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; `alignlab validate` lists allowed keys in errors)"
+            msg = (
+                "unknown key (check the spelling; `alignlab validate` lists allowed keys in errors)"
+            )
         out.append(Problem(file, key, msg))
     return out
 

@@ -30,9 +30,7 @@ def detect_schema(columns: list[str] | set[str]) -> DataSchema | None:
 
 
 def missing_columns_message(columns: list[str], accepts: tuple[str, ...]) -> str:
-    wanted = " or ".join(
-        f"{s} ({', '.join(SCHEMA_COLUMNS[s])})" for s in accepts
-    )
+    wanted = " or ".join(f"{s} ({', '.join(SCHEMA_COLUMNS[s])})" for s in accepts)
     return f"has columns {sorted(columns)}; the stage needs the columns of {wanted}"
 
 

@@ -107,12 +107,18 @@ def _resolved(kind: str, ref_name: str, params: dict[str, Any]) -> dict[str, Any
 
 def _data_node(plan: Plan, name: str) -> Node:
     spec = plan.experiment.data[name]
-    node = Node("data", name, {"name": name, "fingerprint": datamod.fingerprint(spec)},
-                run={"spec": spec.model_dump(mode="json")})
+    node = Node(
+        "data",
+        name,
+        {"name": name, "fingerprint": datamod.fingerprint(spec)},
+        run={"spec": spec.model_dump(mode="json")},
+    )
     return plan.add(node)
 
 
-def _train_node(plan: Plan, role: str, st: StageConfig, params: dict[str, Any], parent: ModelRef) -> ModelRef:
+def _train_node(
+    plan: Plan, role: str, st: StageConfig, params: dict[str, Any], parent: ModelRef
+) -> ModelRef:
     exp = plan.experiment
     data = _data_node(plan, st.data)
     deps = [data.key] + ([parent.node] if parent.node else [])
@@ -127,7 +133,9 @@ def _train_node(plan: Plan, role: str, st: StageConfig, params: dict[str, Any], 
         "num_processes": exp.launch.num_processes,
         "versions": library_versions(),
     }
-    node = plan.add(Node("train", f"{role}" if not parent.node else f"{role}<-{parent.label}", spec, deps))
+    node = plan.add(
+        Node("train", f"{role}" if not parent.node else f"{role}<-{parent.label}", spec, deps)
+    )
     return ModelRef(label=role if not parent.node else f"{parent.label}+{role}", node=node.key)
 
 
@@ -154,27 +162,48 @@ def build_plan(exp: Experiment) -> Plan:
             st = exp.training[role]
             ref = _train_node(plan, role, st, {**st.params, **arm.overrides.get(role, {})}, ref)
         plan.arms[arm.label] = ModelRef(arm.label, ref.node, ref.path, ref.revision)
-    gen = {"name": exp.generator.name,
-           "params": _resolved("generator", exp.generator.name, exp.generator.params)}
+    gen = {
+        "name": exp.generator.name,
+        "params": _resolved("generator", exp.generator.name, exp.generator.params),
+    }
     for arm in exp.arms:
         model = plan.arms[arm.label]
         for i, b in enumerate(exp.benchmarks):
             bcls = registry.load("benchmark", b.name)
-            bench = {"name": b.name, "version": bcls.version,
-                     "params": _resolved("benchmark", b.name, b.params)}
-            g = plan.add(Node(
-                "generate", f"{arm.label}.{b.name}",
-                {"model": model.identity, "benchmark": bench, "generator": gen, "seed": exp.seed,
-                 "chat_template": exp.base_model.chat_template},
-                [model.node] if model.node else [],
-            ))
+            bench = {
+                "name": b.name,
+                "version": bcls.version,
+                "params": _resolved("benchmark", b.name, b.params),
+            }
+            g = plan.add(
+                Node(
+                    "generate",
+                    f"{arm.label}.{b.name}",
+                    {
+                        "model": model.identity,
+                        "benchmark": bench,
+                        "generator": gen,
+                        "seed": exp.seed,
+                        "chat_template": exp.base_model.chat_template,
+                    },
+                    [model.node] if model.node else [],
+                )
+            )
             jref = _judge_ref(exp, i)
-            j = plan.add(Node(
-                "judge", f"{arm.label}.{b.name}",
-                {"benchmark": bench,
-                 "judge": {"name": jref.name, "params": _resolved("judge", jref.name, jref.params)}},
-                [g.key],
-            ))
+            j = plan.add(
+                Node(
+                    "judge",
+                    f"{arm.label}.{b.name}",
+                    {
+                        "benchmark": bench,
+                        "judge": {
+                            "name": jref.name,
+                            "params": _resolved("judge", jref.name, jref.params),
+                        },
+                    },
+                    [g.key],
+                )
+            )
             plan.evaluations.append(Evaluation(arm.label, arm.recipe, b.name, i, g.key, j.key))
     _order(plan)
     return plan

@@ -72,8 +72,14 @@ def _progress(console: Console) -> Progress:
 
 def _execute(ctx: Context, node: Node, progress: Progress) -> float:
     task = progress.add_task(f"{node.kind:<8} {node.label}", total=None)
-    manifest: dict[str, Any] = {"kind": node.kind, "label": node.label, "key": node.key,
-                                "deps": node.deps, "spec": node.spec, "run": node.run}
+    manifest: dict[str, Any] = {
+        "kind": node.kind,
+        "label": node.label,
+        "key": node.key,
+        "deps": node.deps,
+        "spec": node.spec,
+        "run": node.run,
+    }
     t0 = time.time()
 
     def tick(n: int) -> None:
@@ -111,12 +117,15 @@ def run(exp: Any, console: Console | None = None, config_path: str | None = None
         result.rows = scoring.score_all(ctx)
         result.seconds = time.time() - t0
         scoring.write_outputs(ctx, result.rows, config_path)
-        write_json(store.root / "run.json", {
-            "experiment": exp.experiment,
-            "config": config_path,
-            "seconds": round(result.seconds, 3),
-            "stages": [s.__dict__ for s in result.log],
-        })
+        write_json(
+            store.root / "run.json",
+            {
+                "experiment": exp.experiment,
+                "config": config_path,
+                "seconds": round(result.seconds, 3),
+                "stages": [s.__dict__ for s in result.log],
+            },
+        )
     return result
 
 

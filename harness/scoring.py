@@ -11,8 +11,18 @@ import pandas as pd
 from harness.execute import Context, benchmark, load_answers, load_judgments, write_jsonl
 
 SUMMARY_COLUMNS = [
-    "experiment", "model", "recipe", "benchmark", "metric", "value",
-    "ci_low", "ci_high", "n", "n_failed", "judge", "benchmark_version",
+    "experiment",
+    "model",
+    "recipe",
+    "benchmark",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "n_failed",
+    "judge",
+    "benchmark_version",
 ]
 
 
@@ -30,12 +40,22 @@ def score_all(ctx: Context) -> list[dict[str, Any]]:
         score = bench.score(items, answers, judgments)
         judge_model = ctx.store.manifest(jnode.dirname)["judge"]["model"]
         for m in score.metrics:
-            rows.append({
-                "experiment": ctx.exp.experiment, "model": ev.arm, "recipe": ev.recipe,
-                "benchmark": ev.benchmark, "metric": m.metric, "value": m.value,
-                "ci_low": m.ci_low, "ci_high": m.ci_high, "n": m.n, "n_failed": m.n_failed,
-                "judge": judge_model, "benchmark_version": bspec["version"],
-            })
+            rows.append(
+                {
+                    "experiment": ctx.exp.experiment,
+                    "model": ev.arm,
+                    "recipe": ev.recipe,
+                    "benchmark": ev.benchmark,
+                    "metric": m.metric,
+                    "value": m.value,
+                    "ci_low": m.ci_low,
+                    "ci_high": m.ci_high,
+                    "n": m.n,
+                    "n_failed": m.n_failed,
+                    "judge": judge_model,
+                    "benchmark_version": bspec["version"],
+                }
+            )
         stem = f"{ev.arm}__{ev.benchmark}"
         write_jsonl(out / f"{stem}.records.jsonl", score.records)
         (out / f"{stem}.per_item.json").write_text(json.dumps(score.per_item, indent=1))
@@ -47,7 +67,9 @@ def summary_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def headline_metrics(ctx: Context) -> dict[str, str]:
-    return {b.name: benchmark({"name": b.name, "params": b.params}).headline for b in ctx.exp.benchmarks}
+    return {
+        b.name: benchmark({"name": b.name, "params": b.params}).headline for b in ctx.exp.benchmarks
+    }
 
 
 def ablation_table(df: pd.DataFrame, headlines: dict[str, str]) -> pd.DataFrame:
@@ -76,7 +98,9 @@ def format_ci(value: float, low: float | None, high: float | None, n_failed: int
     return text
 
 
-def write_outputs(ctx: Context, rows: list[dict[str, Any]], config_path: str | None) -> pd.DataFrame:
+def write_outputs(
+    ctx: Context, rows: list[dict[str, Any]], config_path: str | None
+) -> pd.DataFrame:
     df = summary_frame(rows)
     df.to_csv(ctx.store.root / "summary.csv", index=False)
     table = ablation_table(df, headline_metrics(ctx))
@@ -84,7 +108,9 @@ def write_outputs(ctx: Context, rows: list[dict[str, Any]], config_path: str | N
     return table
 
 
-def report_markdown(ctx: Context, df: pd.DataFrame, table: pd.DataFrame, config_path: str | None) -> str:
+def report_markdown(
+    ctx: Context, df: pd.DataFrame, table: pd.DataFrame, config_path: str | None
+) -> str:
     exp = ctx.exp
     lines = [f"# {exp.experiment}", ""]
     if exp.description:
@@ -97,13 +123,15 @@ def report_markdown(ctx: Context, df: pd.DataFrame, table: pd.DataFrame, config_
         "",
         "## All metrics",
         "",
-        df.drop(columns=["experiment"]).to_markdown(index=False, floatfmt=".3f") if len(df) else "(none)",
+        df.drop(columns=["experiment"]).to_markdown(index=False, floatfmt=".3f")
+        if len(df)
+        else "(none)",
         "",
         "## Provenance",
         "",
         f"- config: `{config_path}`" if config_path else "- config: (given in code)",
         f"- judges: {', '.join(sorted(set(df['judge']))) if len(df) else '-'}",
-        f"- stages: see `stages/*/manifest.json` (params, keys, versions, git SHA, timings)",
+        "- stages: see `stages/*/manifest.json` (params, keys, versions, git SHA, timings)",
         "",
     ]
     return "\n".join(lines)

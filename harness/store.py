@@ -56,7 +56,10 @@ def git_state(cwd: Path | None = None) -> dict[str, Any]:
         dirty = bool(
             subprocess.run(
                 ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=where, capture_output=True, text=True, check=True,
+                cwd=where,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
         )
         return {"sha": sha, "dirty": dirty}

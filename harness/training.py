@@ -40,14 +40,24 @@ def run_stage(spec: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return dict(cls().run(inputs) or {})
 
 
-def launch(spec: dict[str, Any], work: Path, accelerate_config: str | None, cpu: bool) -> dict[str, Any]:
+def launch(
+    spec: dict[str, Any], work: Path, accelerate_config: str | None, cpu: bool
+) -> dict[str, Any]:
     """Run the stage with ``accelerate launch`` in ``spec['num_processes']`` processes."""
     spec_file = work / "stage_spec.json"
     result_file = work / "stage_result.json"
     spec_file.write_text(json.dumps({**spec, "result_file": str(result_file)}, indent=2))
-    cmd = [sys.executable, "-m", "accelerate.commands.launch",
-           "--num_processes", str(spec["num_processes"]), "--num_machines", "1",
-           "--main_process_port", str(_free_port())]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(spec["num_processes"]),
+        "--num_machines",
+        "1",
+        "--main_process_port",
+        str(_free_port()),
+    ]
     if accelerate_config:
         cmd += ["--config_file", accelerate_config]
     else:

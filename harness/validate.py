@@ -44,7 +44,9 @@ class _Checker:
             return None
 
 
-def merged_params(exp: Experiment, role: str, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def merged_params(
+    exp: Experiment, role: str, overrides: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     return {**exp.training[role].params, **overrides.get(role, {})}
 
 
@@ -66,20 +68,27 @@ def check(exp: Experiment, file: str) -> list[Problem]:
                     f"recipe {arm.recipe!r} needs a `training.{role}` entry "
                     f"(it applies roles {list(recipe.roles)})",
                 )
-        for role, ov in arm.overrides.items():
+        for role in arm.overrides:
             if role not in recipe.roles:
                 c.add(f"arms.{i}.overrides.{role}", f"recipe {arm.recipe!r} has no role {role!r}")
             elif role in exp.training:
                 stage = exp.training[role]
                 stage_uses.append(
-                    (f"arms.{i}.overrides.{role}", stage.stage, stage.data, merged_params(exp, role, arm.overrides))
+                    (
+                        f"arms.{i}.overrides.{role}",
+                        stage.stage,
+                        stage.data,
+                        merged_params(exp, role, arm.overrides),
+                    )
                 )
     _check_stages(c, exp, stage_uses)
     _check_eval(c, exp)
     return c.problems
 
 
-def _check_stages(c: _Checker, exp: Experiment, uses: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+def _check_stages(
+    c: _Checker, exp: Experiment, uses: list[tuple[str, str, str, dict[str, Any]]]
+) -> None:
     checked_data: dict[str, list[str] | None] = {}
     for key, stage_name, data_name, params in uses:
         cls = c.plugin("stage", stage_name, f"{key}.stage")

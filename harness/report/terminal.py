@@ -30,8 +30,12 @@ def print_ablation(console: Console, root: Path) -> None:
         for bench, metric in benches:
             row = group[(group["benchmark"] == bench) & (group["metric"] == metric)]
             cells.append(
-                "-" if row.empty else format_ci(
-                    row["value"].iloc[0], row["ci_low"].iloc[0], row["ci_high"].iloc[0],
+                "-"
+                if row.empty
+                else format_ci(
+                    row["value"].iloc[0],
+                    row["ci_low"].iloc[0],
+                    row["ci_high"].iloc[0],
                     int(row["n_failed"].iloc[0]),
                 )
             )
