@@ -25,7 +25,7 @@ def detect_schema(columns: list[str] | set[str]) -> DataSchema | None:
     cols = set(columns)
     for schema in ("preference", "messages", "text"):
         if set(SCHEMA_COLUMNS[schema]) <= cols:
-            return schema  # type: ignore[return-value]
+            return schema
     return None
 
 
