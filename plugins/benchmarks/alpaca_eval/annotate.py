@@ -1,0 +1,258 @@
+"""Annotating with alpaca_eval's own annotator code against any OpenAI-compatible endpoint.
+
+``annotate`` runs ``alpaca_eval.annotators.PairwiseAnnotator`` (prompt, order randomisation,
+parsing, caching: all alpaca_eval's) with three changes of plumbing, none of semantics:
+
+- its OpenAI client comes from a client-config file written into ``cache_dir`` that names
+  ``EndpointClient`` (base URL from the endpoint, key read from the environment variable at
+  call time, so no key is written to disk or logged);
+- its annotation cache is ``cache_dir/annotations_<annotator>_<model>_seed<seed>.json``, not
+  the default next to the evaluator config inside site-packages (tatsu-lab/alpaca_eval#305);
+  only successful annotations are cached, so a re-run retries the failed ones;
+- a judge call that still fails after the client's retries fails only its own item (counted
+  as missing); 401/403/404 stop the run with a ``JudgeError``, keeping what is cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openai
+import yaml
+
+from harness.errors import AlignlabError, JudgeError
+from plugins.benchmarks.alpaca_eval.compat import alpaca_eval_module
+from plugins.benchmarks.alpaca_eval.config import load_annotator_config
+
+log = logging.getLogger(__name__)
+
+FATAL_ERRORS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+FATAL_HINTS = {
+    401: "check the API key in the environment variable {key_env}",
+    403: "the key in {key_env} may lack access to model {model!r}",
+    404: "check the model name {model!r} and the endpoint URL {base_url}",
+}
+CLIENT_CONFIG = "alpaca_eval_client_{digest}.yaml"
+"""One file per endpoint setting, so runs with different endpoints never share one."""
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JudgeEndpoint:
+    """Where alpaca_eval's annotator sends its requests.
+
+    ``model`` None keeps the annotator config's model (``gpt-4`` for ``alpaca_eval_gpt4``);
+    ``api_key_env`` names the variable holding the key (None: a server without auth).
+    """
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+
+    @classmethod
+    def parse(cls, spec: Mapping[str, Any] | JudgeEndpoint) -> JudgeEndpoint:
+        if isinstance(spec, JudgeEndpoint):
+            return spec
+        unknown = sorted(set(spec) - {"base_url", "model", "api_key_env"})
+        if unknown:
+            raise AlignlabError(
+                f"judge endpoint: unknown key(s) {unknown}; use base_url, model, api_key_env"
+            )
+        return cls(**spec)
+
+    def check_key(self) -> None:
+        if self.api_key_env and not os.environ.get(self.api_key_env):
+            raise JudgeError(
+                f"the judge's API key variable ${self.api_key_env} is not set; export it (for "
+                "a local server without auth, set api_key_env to null)"
+            )
+
+
+class EndpointClient(openai.OpenAI):
+    """``openai.OpenAI`` whose key is read from the environment variable ``api_key_env``."""
+
+    def __init__(self, *, api_key_env: str | None = None, **kwargs: Any):
+        key = os.environ.get(api_key_env) if api_key_env else None
+        super().__init__(api_key=key or "EMPTY", **kwargs)
+
+
+def annotate(
+    outputs: Sequence[Mapping[str, Any]],
+    references: Sequence[Mapping[str, Any]],
+    annotator: str,
+    judge_endpoint: Mapping[str, Any] | JudgeEndpoint,
+    cache_dir: str | os.PathLike[str],
+    *,
+    chunksize: int = 32,
+    max_retries: int = 6,
+    seed: int = 0,
+) -> list[Record]:
+    """Pairwise annotations of ``outputs`` against ``references`` by alpaca_eval's annotator.
+
+    ``outputs`` and ``references`` are alpaca_eval output records (``instruction``,
+    ``output``, ``generator``, optionally ``dataset``), matched on ``instruction``. Returns one
+    record per instruction with ``preference`` (1 = reference wins, 2 = model wins, 1.5 draw)
+    or None when the annotation failed; annotations are cached (and saved every ``chunksize``
+    items) in ``cache_dir``, so a re-run sends only what is missing.
+    """
+    endpoint = JudgeEndpoint.parse(judge_endpoint)
+    endpoint.check_key()
+    check_openai_annotator(annotator)
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    client_config = write_client_config(cache, endpoint, max_retries)
+    pairwise = _pairwise_annotator(annotator, cache_file(cache, annotator, endpoint, seed), seed)
+    failures = _configure(pairwise, endpoint)
+    try:
+        annotated = pairwise.annotate_head2head(
+            outputs_1=list(references),
+            outputs_2=list(outputs),
+            chunksize=chunksize,
+            client_config_path=str(client_config),
+        )
+    except FATAL_ERRORS as e:
+        raise _fatal(e, endpoint, pairwise) from None
+    if failures:
+        log.warning("%d judge call(s) failed after retries; first: %s", len(failures), failures[0])
+    return [_clean(r) for r in annotated]
+
+
+def cache_file(cache_dir: Path, annotator: str, endpoint: JudgeEndpoint, seed: int) -> Path:
+    """The annotation cache of one (annotator, judge model, seed) inside ``cache_dir``."""
+    model = endpoint.model or str(_config_model(annotator))
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model)
+    return cache_dir / f"annotations_{annotator}_{slug}_seed{seed}.json"
+
+
+def write_client_config(cache_dir: Path, endpoint: JudgeEndpoint, max_retries: int) -> Path:
+    """alpaca_eval's client-config file (see its ``client_configs/README.md``), without a key."""
+    client: dict[str, Any] = {
+        "client_class": f"{EndpointClient.__module__}.{EndpointClient.__qualname__}",
+        "api_key_env": endpoint.api_key_env,
+        "max_retries": max_retries,
+    }
+    if endpoint.base_url:
+        client["base_url"] = endpoint.base_url
+    text = yaml.safe_dump({"default": [client]}, sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = cache_dir / CLIENT_CONFIG.format(digest=digest)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def check_openai_annotator(annotator: str) -> None:
+    """Refuse annotator configs that do not call an OpenAI-compatible endpoint."""
+    config = load_annotator_config(annotator)
+    for name, single in config.items():
+        fn = single.get("fn_completions", "openai_completions")
+        if fn != "openai_completions":
+            raise AlignlabError(
+                f"annotator {annotator!r} ({name}) decodes with {fn}; alignlab sends alpaca_eval "
+                "annotators to OpenAI-compatible endpoints only (fn_completions: "
+                "openai_completions); serve the judge model behind such an endpoint instead"
+            )
+
+
+def _config_model(annotator: str) -> str | None:
+    config = load_annotator_config(annotator)
+    first = next(iter(config.values()))
+    return first.get("completions_kwargs", {}).get("model_name")
+
+
+class PairwiseAnnotator(alpaca_eval_module("alpaca_eval.annotators").PairwiseAnnotator):  # type: ignore[misc]
+    """alpaca_eval's ``PairwiseAnnotator``, its cache kept as floats (for pandas 3).
+
+    alpaca_eval 0.6.6 reads its JSON cache back with ``pd.read_json``, which turns preferences
+    like ``2.0`` into an int64 column; pandas 3 then refuses alpaca_eval's own
+    ``loc[same_outputs, "preference"] = 1.5`` on a fully cached chunk (a ``TypeError``).
+    It also expects a cache frame to exist when failed annotations are not stored.
+    """
+
+    def load_(self, path: Any = None) -> None:
+        super().load_(path)
+        frame = self.df_annotations
+        if frame is not None and self.annotation_key in frame.columns:
+            frame[self.annotation_key] = frame[self.annotation_key].astype(float)
+
+    def ensure_cache_frame(self) -> None:
+        import pandas as pd
+
+        current: Any = getattr(self, "df_annotations", None)
+        if current is None:
+            self.df_annotations = pd.DataFrame(columns=[*self.all_keys, self.annotation_key])
+
+
+def _pairwise_annotator(annotator: str, caching_path: Path, seed: int) -> PairwiseAnnotator:
+    pairwise = PairwiseAnnotator(
+        annotators_config=annotator,
+        caching_path=caching_path,
+        is_store_missing_annotations=False,
+        seed=seed,
+    )
+    pairwise.ensure_cache_frame()
+    return pairwise
+
+
+def _configure(pairwise: Any, endpoint: JudgeEndpoint) -> list[str]:
+    """Point every single annotator at the endpoint's model; isolate per-item failures."""
+    failures: list[str] = []
+    for single in pairwise.annotators.values():
+        if endpoint.model:
+            single.completions_kwargs["model_name"] = endpoint.model
+        single.fn_completions = _isolating(single.fn_completions, failures)
+    return failures
+
+
+def _isolating(fn: Callable[..., Any], failures: list[str]) -> Callable[..., Any]:
+    """Wrap alpaca_eval's ``openai_completions`` so that one failing call fails one item."""
+
+    def completions(prompts: Sequence[str], **kwargs: Any) -> Any:
+        try:
+            return fn(prompts=prompts, **kwargs)
+        except FATAL_ERRORS:
+            raise
+        except openai.OpenAIError as e:
+            if len(prompts) == 1:
+                failures.append(f"{type(e).__name__}: {e}")
+                return _failed_completion()
+            parts = [completions([p], **kwargs) for p in prompts]  # retry one by one
+            return {k: [v for part in parts for v in part[k]] for k in parts[0]}
+
+    return completions
+
+
+def _failed_completion() -> dict[str, list[Any]]:
+    """What ``openai_completions`` returns for one prompt with no reply (parsed as missing)."""
+    return {
+        "completions": [""],
+        "price_per_example": [0.0],
+        "time_per_example": [0.0],
+        "completions_all": [{"text": "", "total_tokens": 0}],
+    }
+
+
+def _fatal(e: openai.APIStatusError, endpoint: JudgeEndpoint, pairwise: Any) -> JudgeError:
+    status = e.status_code
+    hint = FATAL_HINTS.get(status, "").format(
+        key_env=f"${endpoint.api_key_env}", model=endpoint.model, base_url=endpoint.base_url
+    )
+    path = Path(pairwise.caching_path)
+    frame: Any = pairwise.df_annotations
+    kept = len(frame) if frame is not None else 0
+    return JudgeError(
+        f"the judge at {endpoint.base_url or 'api.openai.com'} answered {status} "
+        f"({type(e).__name__}); {hint}. {kept} annotation(s) are kept in {path}; "
+        "re-running sends only the missing ones."
+    )
+
+
+def _clean(record: Mapping[str, Any]) -> Record:
+    """NaN values (a missing preference, its missing raw completion) become None."""
+    return {k: None if isinstance(v, float) and v != v else v for k, v in record.items()}
