@@ -133,18 +133,17 @@ def _train_node(
         "num_processes": exp.launch.num_processes,
         "versions": library_versions(),
     }
-    node = plan.add(
-        Node("train", f"{role}" if not parent.node else f"{role}<-{parent.label}", spec, deps)
-    )
-    return ModelRef(label=role if not parent.node else f"{parent.label}+{role}", node=node.key)
+    label = f"{parent.label}+{role}"
+    node = plan.add(Node("train", label, spec, deps))
+    return ModelRef(label=label, node=node.key)
 
 
 def _base(plan: Plan) -> ModelRef:
     bm = plan.experiment.base_model
     ref = ModelRef(label=bm.name, path=bm.path, revision=bm.revision)
     for i, st in enumerate(bm.build):
-        ref = _train_node(plan, f"{bm.name}.{i}.{st.stage}", st, st.params, ref)
-    ref.label = bm.name
+        ref = _train_node(plan, f"build{i}.{st.stage}", st, st.params, ref)
+        ref.label = bm.name if i == len(bm.build) - 1 else f"{bm.name}.build{i}"
     return ref
 
 

@@ -38,8 +38,7 @@ def make(tmp_path: Path, beta: float = 0.1, rows: int = 1):
 
 
 def train_nodes(plan):
-    return {n.spec["role"] + ("" if n.spec["parent"].get("path") else "<-" + plan.nodes[n.spec["parent"]["node"]].spec["role"]): n.key
-            for n in plan.of_kind("train")}
+    return {n.label: n.key for n in plan.of_kind("train")}
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +49,7 @@ def _plugins(external_plugin):
 def test_shared_stages_run_once(tmp_path):
     plan = make(tmp_path)
     # sft (shared by sft, sft-dpo, sft-sft), dpo<-sft, dpo<-base, sft2<-sft
-    assert sorted(train_nodes(plan)) == ["dpo", "dpo<-sft", "sft", "sft2<-sft"]
+    assert sorted(train_nodes(plan)) == ["base+dpo", "base+sft", "base+sft+dpo", "base+sft+sft2"]
     assert plan.arms["sft"].node == plan.nodes[plan.arms["sft-dpo"].node].spec["parent"]["node"]
     assert len(plan.of_kind("generate")) == 5 and len(plan.of_kind("judge")) == 5
 
@@ -61,7 +60,7 @@ def test_changing_beta_changes_only_dpo_and_downstream(tmp_path):
     a, b = make(tmp_path / "a", beta=0.1), make(tmp_path / "b", beta=0.01)
     ta, tb = train_nodes(a), train_nodes(b)
     changed = {k for k in ta if ta[k] != tb[k]}
-    assert changed == {"dpo", "dpo<-sft"}
+    assert changed == {"base+dpo", "base+sft+dpo"}
     gen = lambda p: {e.arm: (e.generate, e.judge) for e in p.evaluations}  # noqa: E731
     ga, gb = gen(a), gen(b)
     assert {arm for arm in ga if ga[arm] != gb[arm]} == {"sft-dpo", "dpo"}
@@ -72,8 +71,8 @@ def test_data_content_is_part_of_the_key(tmp_path):
     (tmp_path / "b").mkdir()
     a, b = make(tmp_path / "a", rows=1), make(tmp_path / "b", rows=2)
     ta, tb = train_nodes(a), train_nodes(b)
-    assert ta["sft"] == tb["sft"]  # its data did not change
-    assert ta["dpo"] != tb["dpo"] and ta["sft2<-sft"] != tb["sft2<-sft"]
+    assert ta["base+sft"] == tb["base+sft"]  # its data did not change
+    assert ta["base+dpo"] != tb["base+dpo"] and ta["base+sft+sft2"] != tb["base+sft+sft2"]
 
 
 def test_keys_are_stable_and_versions_recorded(tmp_path):
