@@ -57,9 +57,11 @@ class Node:
         if not self.key:
             self.key = stable_hash({"kind": self.kind, "spec": self.spec, "deps": self.deps})
 
+    found: str | None = None  # an existing stage folder with this key (maybe another label)
+
     @property
     def dirname(self) -> str:
-        return f"{self.kind}-{_slug(self.label)}-{self.key[:12]}"
+        return self.found or f"{self.kind}-{_slug(self.label)}-{self.key[:12]}"
 
 
 @dataclass
@@ -117,7 +119,12 @@ def _data_node(plan: Plan, name: str) -> Node:
 
 
 def _train_node(
-    plan: Plan, role: str, st: StageConfig, params: dict[str, Any], parent: ModelRef
+    plan: Plan,
+    role: str,
+    st: StageConfig,
+    params: dict[str, Any],
+    parent: ModelRef,
+    label: str | None = None,
 ) -> ModelRef:
     exp = plan.experiment
     data = _data_node(plan, st.data)
@@ -133,7 +140,7 @@ def _train_node(
         "num_processes": exp.launch.num_processes,
         "versions": library_versions(),
     }
-    label = f"{parent.label}+{role}"
+    label = label or f"{parent.label}+{role}"
     node = plan.add(Node("train", label, spec, deps))
     return ModelRef(label=label, node=node.key)
 
@@ -142,8 +149,9 @@ def _base(plan: Plan) -> ModelRef:
     bm = plan.experiment.base_model
     ref = ModelRef(label=bm.name, path=bm.path, revision=bm.revision)
     for i, st in enumerate(bm.build):
-        ref = _train_node(plan, f"build{i}.{st.stage}", st, st.params, ref)
-        ref.label = bm.name if i == len(bm.build) - 1 else f"{bm.name}.build{i}"
+        last = i == len(bm.build) - 1
+        label = bm.name if last else f"{bm.name}.{i}.{st.stage}"
+        ref = _train_node(plan, f"build.{i}.{st.stage}", st, st.params, ref, label=label)
     return ref
 
 

@@ -106,7 +106,8 @@ def run(exp: Any, console: Console | None = None, config_path: str | None = None
         with _progress(console) as progress:
             overall = progress.add_task("stages", total=len(plan.nodes))
             for node in plan.nodes.values():
-                if store.done(node.dirname):
+                node.found = store.find(node.kind, node.key)
+                if node.found:
                     result.log.append(StageLog(node.kind, node.label, node.dirname, "reused", 0.0))
                     console.print(f"[dim]reused[/] {node.kind:<8} {node.label}")
                 else:

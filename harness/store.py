@@ -117,6 +117,13 @@ class Store:
     def stage_dir(self, dirname: str) -> Path:
         return self.stages / dirname
 
+    def find(self, kind: str, key: str) -> str | None:
+        """The folder of a finished stage with this key, whatever label it was written under."""
+        for path in sorted(self.stages.glob(f"{kind}-*-{key[:12]}")):
+            if (path / "manifest.json").is_file() and self.manifest(path.name).get("key") == key:
+                return path.name
+        return None
+
     def done(self, dirname: str) -> bool:
         return (self.stage_dir(dirname) / "manifest.json").is_file()
 

@@ -67,3 +67,13 @@ def test_stage_outside_lock_is_refused(tmp_path):
     store = Store(tmp_path, "exp")
     with pytest.raises(StoreError), store.stage("x", {}):
         pass
+
+
+def test_finished_stage_is_found_by_key_under_any_label(tmp_path):
+    store = Store(tmp_path, "exp")
+    key = "ab" * 32
+    with store.locked(), store.stage(f"generate-old_name-{key[:12]}", {"key": key}):
+        pass
+    assert store.find("generate", key) == f"generate-old_name-{key[:12]}"
+    assert store.find("judge", key) is None
+    assert store.find("generate", "cd" * 32) is None
