@@ -57,6 +57,9 @@ def score_all(ctx: Context) -> list[dict[str, Any]]:
                 }
             )
         stem = f"{ev.arm}__{ev.benchmark}"
+        export = getattr(bench, "export", None)
+        if callable(export):  # the benchmark's native formats (e.g. FastChat's data/ layout)
+            export(out / "native" / ev.benchmark, model=ev.arm, answers=answers, score=score)
         write_jsonl(out / f"{stem}.records.jsonl", score.records)
         (out / f"{stem}.per_item.json").write_text(json.dumps(score.per_item, indent=1))
     return rows

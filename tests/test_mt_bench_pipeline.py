@@ -34,12 +34,21 @@ generator: {{name: hf, params: {{batch_size: 32}}}}
 def setup(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("ALIGNLAB_TEST_KEY", KEY)
     model = make_tiny_chat_model(tmp_path / "model")
-    server = FakeJudgeServer(reply=lambda body: f"Fine answer. Rating: [[{len(body['messages'][1]['content']) % 9 + 1}]]")
+    server = FakeJudgeServer(
+        reply=lambda body: f"Fine answer. Rating: [[{len(body['messages'][1]['content']) % 9 + 1}]]"
+    )
     with server:
         cfg = tmp_path / "mtb.yaml"
-        cfg.write_text(textwrap.dedent(CONFIG.format(
-            results=tmp_path / "results", model=model, data=data_dir / "fastchat",
-            url=server.base_url)))
+        cfg.write_text(
+            textwrap.dedent(
+                CONFIG.format(
+                    results=tmp_path / "results",
+                    model=model,
+                    data=data_dir / "fastchat",
+                    url=server.base_url,
+                )
+            )
+        )
         yield cfg, server, tmp_path / "results" / "mtb"
 
 
@@ -60,8 +69,20 @@ def test_first_run_judges_160_then_rerun_sends_nothing(setup, capsys):
     assert score.n == 160 and score.n_failed == 0 and score.judge == "gpt-4"
     assert score.ci_low <= score.value <= score.ci_high
     assert {"score_turn1", "score_turn2", "score_writing", "score_math"} <= set(df.metric)
-    answers = [json.loads(x) for x in next(root.glob("stages/generate-*/answers.jsonl")).read_text().splitlines()]
+    answers = [
+        json.loads(x)
+        for x in next(root.glob("stages/generate-*/answers.jsonl")).read_text().splitlines()
+    ]
     assert len(answers) == 80 and all(len(a["answers"]) == 2 for a in answers)
+
+    native = root / "evaluations" / "native" / "mt_bench" / "mt_bench"
+    fc_answers = [
+        json.loads(x) for x in (native / "model_answer" / "tiny.jsonl").read_text().splitlines()
+    ]
+    assert [a["question_id"] for a in fc_answers] == list(range(81, 161))
+    assert all(a["model_id"] == "tiny" and len(a["choices"][0]["turns"]) == 2 for a in fc_answers)
+    fc_judgments = (native / "model_judgment" / "gpt-4_single.jsonl").read_text().splitlines()
+    assert len(fc_judgments) == 160 and json.loads(fc_judgments[0])["model"] == "tiny"
 
     assert main(["run", str(cfg)]) == 0
     assert server.n_requests == 163  # nothing new sent

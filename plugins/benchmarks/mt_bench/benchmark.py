@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -16,7 +17,7 @@ from .data import BENCHMARK_VERSION, PINNED_FILES, FastChatData, resolve_data_di
 from .matches import Match, pair_matches, single_matches
 from .parse import API_ERROR_OUTPUT, game_winner, parse_rating, parse_verdict
 from .prompts import answer_turns, needs_reference
-from .records import MODEL_PLACEHOLDER
+from .records import MODEL_PLACEHOLDER, judgment_file_name, write_answers, write_judgments
 from .scores import pairwise_metrics, single_metrics
 
 TEMPERATURE_CONFIG: dict[str, float] = {
@@ -201,6 +202,17 @@ class MTBench:
             records = [self._single_record(m, results) for m in matches]
             metrics = single_metrics(records).get(MODEL_PLACEHOLDER, [])
         return Score(metrics=metrics, per_item=self._per_item(records), records=records)
+
+    def export(
+        self, out_dir: Path, model: str, answers: Mapping[str, Sequence[str]], score: Score
+    ) -> None:
+        """Write the answers and judgments in FastChat's data/ layout, for FastChat's own tools."""
+        bench = out_dir / "mt_bench"
+        (bench / "model_answer").mkdir(parents=True, exist_ok=True)
+        (bench / "model_judgment").mkdir(parents=True, exist_ok=True)
+        write_answers(bench / "model_answer" / f"{model}.jsonl", model, answers)
+        name = judgment_file_name(self.params.judge_model_name, self.pairwise)
+        write_judgments(bench / "model_judgment" / name, score.records, model=model, append=False)
 
     def _judge(self, prompt_name: str) -> list[str]:
         return [self.params.judge_model_name, prompt_name]
