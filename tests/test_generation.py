@@ -140,6 +140,38 @@ def test_progress_is_reported_per_batch(tiny_llama):
     assert calls == [2, 2, 1]
 
 
+def test_out_of_memory_splits_the_batch(tiny_llama, monkeypatch):
+    import torch
+
+    generator = make_generator(tiny_llama, batch_size=8)
+    real = generator._generate_batch
+    sizes: list[int] = []
+
+    def small_batches_only(loaded, prompts, decoding):
+        sizes.append(len(prompts))
+        if len(prompts) > 2:
+            raise torch.OutOfMemoryError("simulated")
+        return real(loaded, prompts, decoding)
+
+    monkeypatch.setattr(generator, "_generate_batch", small_batches_only)
+    requests = requests_for(PROMPTS)
+    assert generator.generate(requests) == make_generator(tiny_llama).generate(requests)
+    assert sizes[0] == len(PROMPTS) and max(sizes[1:]) <= len(PROMPTS) // 2 + 1
+
+
+def test_out_of_memory_on_a_single_prompt_is_a_clear_error(tiny_llama, monkeypatch):
+    import torch
+
+    generator = make_generator(tiny_llama, batch_size=2)
+
+    def always(loaded, prompts, decoding):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(generator, "_generate_batch", always)
+    with pytest.raises(AlignlabError, match="max_input_tokens"):
+        generator.generate(requests_for(PROMPTS))
+
+
 # ---------------------------------------------------------------------- decoding
 
 

@@ -91,7 +91,7 @@ class HFGenerator:
         results: dict[int, GenerationResult] = {}
         for batch in plan_batches(requests, [len(p) for p in prompts], self.params.batch_size):
             decoding = requests[batch[0]].decoding
-            outputs = self._generate_batch(loaded, [prompts[i] for i in batch], decoding)
+            outputs = self._generate_splitting(loaded, [prompts[i] for i in batch], decoding)
             for i, (ids, reason, n_tokens) in zip(batch, outputs, strict=True):
                 text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
                 results[i] = GenerationResult(requests[i].id, text, n_tokens, reason)
@@ -154,6 +154,29 @@ class HFGenerator:
             model = _load_model(self.model_name, self.params)
             self._loaded = _Loaded(model, _eos_ids(self.tokenizer, model, self.model_name))
         return self._loaded
+
+    def _generate_splitting(
+        self, loaded: _Loaded, prompts: list[list[int]], decoding: Decoding
+    ) -> list[tuple[list[int], str, int]]:
+        """``_generate_batch``, halving the batch while it runs out of accelerator memory."""
+        import torch
+
+        try:
+            return self._generate_batch(loaded, prompts, decoding)
+        except torch.OutOfMemoryError as err:
+            if len(prompts) == 1:
+                raise AlignlabError(
+                    f"Model {self.model_name!r} ran out of memory generating one answer to a "
+                    f"{len(prompts[0])}-token prompt. Fix: lower the generator's "
+                    "`max_input_tokens` or the benchmark's max_new_tokens, or use a larger device."
+                ) from err
+            log.warning("out of memory with a batch of %d; splitting it", len(prompts))
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            half = len(prompts) // 2
+            return self._generate_splitting(
+                loaded, prompts[:half], decoding
+            ) + self._generate_splitting(loaded, prompts[half:], decoding)
 
     def _generate_batch(
         self, loaded: _Loaded, prompts: list[list[int]], decoding: Decoding
