@@ -124,6 +124,54 @@ def _print_import_mt_bench(result: dict[str, Any], root: Path) -> None:
     console.print(f"rows added to {root / 'summary.csv'}")
 
 
+def cmd_import_alpaca_eval(args: argparse.Namespace) -> int:
+    from harness.imports import import_into
+    from plugins.benchmarks.alpaca_eval.importer import import_published, to_json
+
+    out = Path(args.results_dir) / args.experiment / "imported" / "alpaca_eval"
+    gamed = args.df_gamed or _env_file("alpaca_eval", "df_gamed.csv")
+    result = import_published(args.results_dir_in, args.annotator, out, df_gamed=gamed)
+    if not result["models"]:
+        raise AlignlabError(
+            f"{args.results_dir_in}: no model folder with {args.annotator}/annotations.json "
+            f"(found: {', '.join(result['skipped']) or 'nothing'}); check --annotator"
+        )
+    root = import_into(
+        args.results_dir,
+        args.experiment,
+        "alpaca_eval",
+        result,
+        {"results_dir": str(args.results_dir_in), "annotator": args.annotator},
+    )
+    if args.json:
+        print(to_json({"models": result["models"]}))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"AlpacaEval ({args.annotator})")
+    for col in ("model", "win rate", "std. err.", "n_total", "annotated"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for model, m in sorted(result["models"].items(), key=lambda kv: -kv[1]["win_rate"]):
+        table.add_row(
+            model,
+            f"{m['win_rate']:.4f}",
+            f"{m['standard_error']:.4f}",
+            str(m["n_total"]),
+            str(m["coverage"]),
+        )
+    console.print(table)
+    console.print(f"rows added to {root / 'summary.csv'}")
+    return 0
+
+
+def _env_file(*parts: str) -> Path | None:
+    import os
+
+    base = os.environ.get("ALIGNLAB_DATA_DIR")
+    path = Path(base, *parts) if base else None
+    return path if path is not None and path.is_file() else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alignlab",
@@ -153,6 +201,25 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--results-dir", default="results", help="results root (default: results)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.set_defaults(func=cmd_import_mt_bench)
+    q = imp.add_parser("alpaca-eval", help="alpaca_eval results/<model>/ folders with annotations")
+    q.add_argument(
+        "--results-dir",
+        dest="results_dir_in",
+        required=True,
+        type=Path,
+        help="alpaca_eval's results/ folder, or one results/<model>/ folder",
+    )
+    q.add_argument("--annotator", required=True, help="e.g. alpaca_eval_gpt4 (AlpacaEval 1)")
+    q.add_argument("--experiment", required=True, help="experiment to add the models to")
+    q.add_argument(
+        "--into",
+        dest="results_dir",
+        default="results",
+        help="alignlab results root to write into (default: results)",
+    )
+    q.add_argument("--df-gamed", type=Path, help="alpaca_eval's df_gamed.csv (for the LC win rate)")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.set_defaults(func=cmd_import_alpaca_eval)
     return parser
 
 
