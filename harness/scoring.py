@@ -30,6 +30,7 @@ def score_all(ctx: Context) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     out = ctx.store.root / "evaluations"
     out.mkdir(parents=True, exist_ok=True)
+    failures: dict[str, dict[str, Any]] = {}
     for ev in ctx.plan.evaluations:
         jnode = ctx.plan.nodes[ev.judge]
         bspec = jnode.spec["benchmark"]
@@ -56,13 +57,36 @@ def score_all(ctx: Context) -> list[dict[str, Any]]:
                     "benchmark_version": bspec["version"],
                 }
             )
+        failures[f"{ev.arm} / {ev.benchmark}"] = failure_reasons(score.records, judgments)
         stem = f"{ev.arm}__{ev.benchmark}"
         export = getattr(bench, "export", None)
         if callable(export):  # the benchmark's native formats (e.g. FastChat's data/ layout)
             export(out / "native" / ev.benchmark, model=ev.arm, answers=answers, score=score)
         write_jsonl(out / f"{stem}.records.jsonl", score.records)
         (out / f"{stem}.per_item.json").write_text(json.dumps(score.per_item, indent=1))
+    (out / "failures.json").write_text(json.dumps(failures, indent=1))
     return rows
+
+
+def failure_reasons(records: list[dict[str, Any]], judgments: list[Any]) -> dict[str, Any]:
+    """Judged out of expected, and the failed items counted by reason."""
+    reasons: dict[str, int] = {}
+    for r in records:
+        reason = r.get("error")
+        if reason:
+            reasons[str(reason)[:120]] = reasons.get(str(reason)[:120], 0) + 1
+    failed = sum(reasons.values())
+    return {
+        "expected": len(records),
+        "judged": len(records) - failed,
+        "reasons": reasons,
+        "judge_errors": sum(1 for j in judgments if not j.ok),
+    }
+
+
+def read_failures(root: Path) -> dict[str, dict[str, Any]]:
+    path = root / "evaluations" / "failures.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def summary_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -130,6 +154,10 @@ def report_markdown(
         if len(df)
         else "(none)",
         "",
+        "## Failures",
+        "",
+        *failure_lines(read_failures(ctx.store.root)),
+        "",
         "## Provenance",
         "",
         f"- config: `{config_path}`" if config_path else "- config: (given in code)",
@@ -138,6 +166,15 @@ def report_markdown(
         "",
     ]
     return "\n".join(lines)
+
+
+def failure_lines(failures: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for name, f in failures.items():
+        if f["reasons"]:
+            why = "; ".join(f"{n} x {reason}" for reason, n in f["reasons"].items())
+            lines.append(f"- {name}: judged {f['judged']} of {f['expected']} ({why})")
+    return lines or ["- none: every expected item was judged"]
 
 
 def read_summary(root: Path) -> pd.DataFrame:

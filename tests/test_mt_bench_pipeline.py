@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from tests.judge_server import FakeJudgeServer
+from tests.judge_server import Fail, FakeJudgeServer
 from tests.tiny import make_tiny_chat_model
 
 KEY = "sk-test-SECRET-0123456789abcdefghij"
@@ -102,6 +102,12 @@ def test_401_stops_clearly_and_keeps_what_was_judged(setup, capsys):
     assert not list(root.glob("stages/judge-*"))  # the judging stage did not complete
 
     server.heal()
+    server.script(*([None] * 100), *([Fail(400, "bad", code="context_length_exceeded")] * 10))
     assert main(["run", str(cfg)]) == 0
     assert server.n_requests - sent_first == 160 - 50  # only the missing judgments
+    df = pd.read_csv(root / "summary.csv")
+    score = df[df.metric == "score"].iloc[0]
+    assert score.n == 150 and score.n_failed == 10  # counted, not averaged away
+    out = capsys.readouterr().out
+    assert "judged 150 of 160" in out and "judged 150 of 160" in (root / "report.md").read_text()
     no_key_anywhere(root)

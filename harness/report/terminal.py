@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.scoring import format_ci, read_summary
+from harness.scoring import failure_lines, format_ci, read_failures, read_summary
 
 HEADLINES = ("score", "win_rate")
 
@@ -41,3 +41,8 @@ def print_ablation(console: Console, root: Path) -> None:
             )
         table.add_row(str(model), str(group["recipe"].iloc[0]), *cells)
     console.print(table)
+    failures = read_failures(root)
+    if any(f["reasons"] for f in failures.values()):
+        console.print("[yellow]failed items (counted in n_failed, excluded from the means):[/]")
+        for line in failure_lines(failures):
+            console.print(f"  {line}", highlight=False)
