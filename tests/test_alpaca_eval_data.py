@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.download import sha256_file
 from harness.errors import AlignlabError
 from plugins.benchmarks.alpaca_eval import data
 
@@ -127,7 +128,7 @@ def test_download_is_verified_cached_and_done_once(ae_dir: Path, tmp_path: Path)
         server.close()
     assert first == second == tmp_path / REL_V1
     assert server.paths == [f"/{data.ALPACA_EVAL_COMMIT}/{REL_V1}"]
-    assert data.sha256_file(first) == data.PINNED_FILES[REL_V1]
+    assert sha256_file(first) == data.PINNED_FILES[REL_V1]
 
 
 def test_corrupt_download_is_refused_and_not_kept(tmp_path: Path) -> None:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.download import check_sha256, download_verified
 from harness.errors import AlignlabError
 
 ALPACA_EVAL_COMMIT = "cd543a149df89434d8a54582c0151c0b945c3d20"
@@ -65,25 +65,17 @@ class EvalItem:
 # ---------------------------------------------------------------------------- checksums
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _mismatch_fix(rel: str) -> str:
+    return (
+        f"It is not alpaca_eval's file at commit {ALPACA_EVAL_COMMIT[:7]}; replace it with "
+        f"{RAW_URL.format(commit=ALPACA_EVAL_COMMIT, path=rel)} "
+        "(or delete it from the download cache to fetch it again)."
+    )
 
 
 def verify_file(path: Path, rel: str, name: str | None = None) -> None:
     """Raise an ``AlignlabError`` naming the file if its sha256 is not the pinned one of ``rel``."""
-    expected = PINNED_FILES[rel]
-    actual = sha256_file(path)
-    if actual != expected:
-        raise AlignlabError(
-            f"checksum mismatch for {name or path}: expected sha256 {expected}, got {actual}. "
-            f"It is not alpaca_eval's file at commit {ALPACA_EVAL_COMMIT[:7]}; replace it with "
-            f"{RAW_URL.format(commit=ALPACA_EVAL_COMMIT, path=rel)} "
-            "(or delete it from the download cache to fetch it again)."
-        )
+    check_sha256(path, PINNED_FILES[rel], name, _mismatch_fix(rel))
 
 
 def eval_set_digest(instructions: list[str]) -> str:
@@ -155,26 +147,15 @@ def _cached_download(rel: str, cache: Path, url_template: str = RAW_URL) -> Path
 
 
 def download(url: str, target: Path, rel: str) -> None:
-    """Fetch ``url`` into a temporary file, verify its sha256, then move it into place."""
-    import urllib.error
-    import urllib.request
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-            out.write(resp.read())
-        verify_file(tmp, rel, name=f"{target} (downloaded from {url})")
-        tmp.replace(target)
-    except urllib.error.URLError as e:
-        raise AlignlabError(
-            f"could not download {url} ({e.reason}); fetch it by hand and pass its folder "
-            "with --data-dir (alpaca_eval's results/ layout) or put it under "
-            "$ALIGNLAB_DATA_DIR/alpaca_eval."
-        ) from e
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Fetch ``url`` into ``target`` if its sha256 is the pinned one of ``rel``."""
+    download_verified(
+        url,
+        target,
+        PINNED_FILES[rel],
+        _mismatch_fix(rel),
+        "fetch it by hand and pass its folder with --data-dir (alpaca_eval's results/ layout) "
+        "or put it under $ALIGNLAB_DATA_DIR/alpaca_eval.",
+    )
 
 
 # ---------------------------------------------------------------------------- loading

@@ -15,15 +15,14 @@ The loaders follow ``fastchat/llm_judge/common.py``: questions in file order; an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.download import check_sha256, download_verified, sha256_file
 from harness.errors import AlignlabError
 
 FASTCHAT_COMMIT = "0e6d3e4beaab66f4d3f93db72541a4abab8af28d"
@@ -51,24 +50,16 @@ Record = dict[str, Any]
 # ---------------------------------------------------------------------------- checksums
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+MISMATCH_FIX = (
+    f"The file is not FastChat's at commit {FASTCHAT_COMMIT[:8]}; replace it with the upstream "
+    "file (or delete it from the cache to download it again), or set verify_checksums: false "
+    "to use a modified copy on purpose."
+)
 
 
 def verify_file(path: Path, expected: str, name: str | None = None) -> None:
     """Raise an ``AlignlabError`` naming the file and both hashes if its sha256 differs."""
-    actual = sha256_file(path)
-    if actual != expected:
-        raise AlignlabError(
-            f"checksum mismatch for {name or path}: expected sha256 {expected}, got {actual}. "
-            f"The file is not FastChat's at commit {FASTCHAT_COMMIT[:8]}; replace it with the "
-            "upstream file (or delete it from the cache to download it again), or set "
-            "verify_checksums: false to use a modified copy on purpose."
-        )
+    check_sha256(path, expected, name, MISMATCH_FIX)
 
 
 def verify_pinned(data_dir: Path) -> None:
@@ -129,25 +120,14 @@ def download_pinned(dest: Path, url_template: str | None = None) -> None:
 
 
 def _download(url: str, target: Path, expected: str) -> None:
-    """Fetch ``url`` into a temporary file, verify it, then move it into place."""
-    import urllib.error
-    import urllib.request
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-            out.write(resp.read())
-        verify_file(tmp, expected, name=f"{target} (downloaded from {url})")
-        tmp.replace(target)
-    except urllib.error.URLError as e:
-        raise AlignlabError(
-            f"could not download {url} ({e.reason}); download FastChat's data/ folder by hand "
-            "and pass it with --data-dir or put it at $ALIGNLAB_DATA_DIR/fastchat."
-        ) from e
-    finally:
-        tmp.unlink(missing_ok=True)
+    download_verified(
+        url,
+        target,
+        expected,
+        MISMATCH_FIX,
+        "download FastChat's data/ folder by hand and pass it with --data-dir or put it at "
+        "$ALIGNLAB_DATA_DIR/fastchat.",
+    )
 
 
 # ---------------------------------------------------------------------------- loading files
