@@ -59,7 +59,8 @@ def test_summary_rows_carry_ci_judge_version_and_failures(results: Path, tmp_pat
     z = out["models"]["zephyr-7b-beta"]
     assert wr["ci_low"] == pytest.approx(z["win_rate"] - Z95 * z["standard_error"])
     assert wr["ci_high"] == pytest.approx(z["win_rate"] + Z95 * z["standard_error"])
-    assert (wr["n"], wr["n_failed"], wr["judge"]) == (803, 2, ANNOTATOR)
+    # the judge column names the annotator and its model, as the alpaca_eval judge does
+    assert (wr["n"], wr["n_failed"], wr["judge"]) == (803, 2, f"{ANNOTATOR}(gpt-4)")
     assert wr["model"] == "zephyr-7b-beta" and wr["benchmark"] == "alpaca_eval"
     # same eval set and reference as an alignlab run of AlpacaEval 1: comparable rows
     assert wr["benchmark_version"] == AlpacaEval().version

@@ -19,9 +19,8 @@ def _hold_lock(root, ready, release):
 
 def test_finished_stage_has_manifest_with_provenance(tmp_path):
     store = Store(tmp_path, "exp")
-    with store.locked():
-        with store.stage("train-x-abc", {"params": {"lr": 1}}) as work:
-            (work / "payload.txt").write_text("ok")
+    with store.locked(), store.stage("train-x-abc", {"params": {"lr": 1}}) as work:
+        (work / "payload.txt").write_text("ok")
     assert store.done("train-x-abc")
     m = json.loads((store.stage_dir("train-x-abc") / "manifest.json").read_text())
     assert m["params"] == {"lr": 1} and m["status"] == "complete"

@@ -1,7 +1,7 @@
 """Annotating with alpaca_eval's own annotator code against any OpenAI-compatible endpoint.
 
 ``annotate`` runs ``alpaca_eval.annotators.PairwiseAnnotator`` (prompt, order randomisation,
-parsing, caching: all alpaca_eval's) with three changes of plumbing, none of semantics:
+parsing, caching: all alpaca_eval's) with these changes of plumbing, none of semantics:
 
 - its OpenAI client comes from a client-config file written into ``cache_dir`` that names
   ``EndpointClient`` (base URL from the endpoint, key read from the environment variable at
@@ -10,17 +10,21 @@ parsing, caching: all alpaca_eval's) with three changes of plumbing, none of sem
   the default next to the evaluator config inside site-packages (tatsu-lab/alpaca_eval#305);
   only successful annotations are cached, so a re-run retries the failed ones;
 - a judge call that still fails after the client's retries fails only its own item (counted
-  as missing); 401/403/404 stop the run with a ``JudgeError``, keeping what is cached.
+  as missing); 401/403/404 stop the run with a ``JudgeError``, keeping what is cached;
+- every returned record carries an ``error``: None when annotated, else why not (the failed
+  call's error, or the judge's reply that the annotator's parser could not read); alpaca_eval's
+  own root-logger warnings and tracebacks go to the ``alpaca_eval`` logger at DEBUG instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ from plugins.benchmarks.alpaca_eval.compat import alpaca_eval_module
 from plugins.benchmarks.alpaca_eval.config import load_annotator_config
 
 log = logging.getLogger(__name__)
+alpaca_eval_log = logging.getLogger("alpaca_eval")
 
 FATAL_ERRORS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
 FATAL_HINTS = {
@@ -39,9 +44,13 @@ FATAL_HINTS = {
     403: "the key in {key_env} may lack access to model {model!r}",
     404: "check the model name {model!r} and the endpoint URL {base_url}",
 }
+TQDM_USERS = ("alpaca_eval.utils", "alpaca_eval.decoders.openai")
+"""alpaca_eval modules that draw progress bars with ``tqdm.tqdm``."""
 CLIENT_CONFIG = "alpaca_eval_client_{digest}.yaml"
 """One file per endpoint setting, so runs with different endpoints never share one."""
 Record = dict[str, Any]
+RAW_COMPLETION = "preference_raw_completion"
+"""The judge's raw reply in alpaca_eval's annotation records."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,9 @@ def annotate(
     ``outputs`` and ``references`` are alpaca_eval output records (``instruction``,
     ``output``, ``generator``, optionally ``dataset``), matched on ``instruction``. Returns one
     record per instruction with ``preference`` (1 = reference wins, 2 = model wins, 1.5 draw)
-    or None when the annotation failed; annotations are cached (and saved every ``chunksize``
-    items) in ``cache_dir``, so a re-run sends only what is missing.
+    or None when the annotation failed, and ``error`` (None, or why it failed). Annotations
+    are cached (and saved every ``chunksize`` items) in ``cache_dir``, so a re-run sends only
+    what is missing.
     """
     endpoint = JudgeEndpoint.parse(judge_endpoint)
     endpoint.check_key()
@@ -108,20 +118,23 @@ def annotate(
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     client_config = write_client_config(cache, endpoint, max_retries)
-    pairwise = _pairwise_annotator(annotator, cache_file(cache, annotator, endpoint, seed), seed)
-    failures = _configure(pairwise, endpoint)
-    try:
-        annotated = pairwise.annotate_head2head(
-            outputs_1=list(references),
-            outputs_2=list(outputs),
-            chunksize=chunksize,
-            client_config_path=str(client_config),
-        )
-    except FATAL_ERRORS as e:
-        raise _fatal(e, endpoint, pairwise) from None
-    if failures:
-        log.warning("%d judge call(s) failed after retries; first: %s", len(failures), failures[0])
-    return [_clean(r) for r in annotated]
+    with _quiet_alpaca_eval():
+        caching_path = cache_file(cache, annotator, endpoint, seed)
+        pairwise = _pairwise_annotator(annotator, caching_path, seed)
+        calls = _configure(pairwise, endpoint)
+        try:
+            annotated = pairwise.annotate_head2head(
+                outputs_1=list(references),
+                outputs_2=list(outputs),
+                chunksize=chunksize,
+                client_config_path=str(client_config),
+            )
+        except FATAL_ERRORS as e:
+            raise _fatal(e, endpoint, pairwise) from None
+    if calls.errors:
+        first = next(iter(calls.errors.values()))
+        log.warning("%d judge call(s) failed after retries; first: %s", len(calls.errors), first)
+    return [calls.explain(_clean(r)) for r in annotated]
 
 
 def cache_file(cache_dir: Path, annotator: str, endpoint: JudgeEndpoint, seed: int) -> Path:
@@ -200,30 +213,83 @@ def _pairwise_annotator(annotator: str, caching_path: Path, seed: int) -> Pairwi
     return pairwise
 
 
-def _configure(pairwise: Any, endpoint: JudgeEndpoint) -> list[str]:
-    """Point every single annotator at the endpoint's model; isolate per-item failures."""
-    failures: list[str] = []
+@dataclass
+class CallLog:
+    """What this run sent the judge, by instruction: the raw reply, or why the call failed."""
+
+    instructions: dict[str, list[str]] = field(default_factory=dict)  # by prompt
+    replies: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def note_prompts(self, prompts: Sequence[str], frame: Any, batch_size: int) -> None:
+        """Remember which instructions each prompt asks about (``batch_size`` rows a prompt)."""
+        rows = [str(x) for x in frame["instruction"]]
+        for i, prompt in enumerate(prompts):
+            self.instructions[prompt] = rows[i * batch_size : (i + 1) * batch_size]
+
+    def note(self, prompt: str, *, reply: Any = None, error: str | None = None) -> None:
+        for instruction in self.instructions.get(prompt, []):
+            if error is not None:
+                self.errors[instruction] = error
+            else:
+                self.replies[instruction] = reply
+
+    def explain(self, record: Record) -> Record:
+        """``record`` with ``error``: None when it has a preference, else the reason."""
+        out = {**record, "error": None}
+        instruction = str(record.get("instruction"))
+        if record.get("preference") is not None:
+            return out
+        if instruction in self.errors:
+            out["error"] = f"judge call failed after retries: {self.errors[instruction]}"
+        elif instruction in self.replies:
+            reply = self.replies[instruction]
+            out["error"] = f"the annotator's parser could not read the judge's reply {reply!r:.300}"
+            out[RAW_COMPLETION] = out.get(RAW_COMPLETION) or reply
+        else:
+            out["error"] = "no annotation (alpaca_eval returned none for this instruction)"
+        return out
+
+
+def _configure(pairwise: Any, endpoint: JudgeEndpoint) -> CallLog:
+    """Point every single annotator at the endpoint's model; log and isolate its calls."""
+    calls = CallLog()
     for single in pairwise.annotators.values():
         if endpoint.model:
             single.completions_kwargs["model_name"] = endpoint.model
-        single.fn_completions = _isolating(single.fn_completions, failures)
-    return failures
+        single._make_prompts = _noting_prompts(single, calls)
+        single.fn_completions = _isolating(single.fn_completions, calls)
+    return calls
 
 
-def _isolating(fn: Callable[..., Any], failures: list[str]) -> Callable[..., Any]:
+def _noting_prompts(single: Any, calls: CallLog) -> Callable[..., Any]:
+    make_prompts = single._make_prompts
+
+    def noting(frame: Any, *args: Any, **kwargs: Any) -> Any:
+        prompts, frame = make_prompts(frame, *args, **kwargs)
+        calls.note_prompts(prompts, frame, single.batch_size)
+        return prompts, frame
+
+    return noting
+
+
+def _isolating(fn: Callable[..., Any], calls: CallLog) -> Callable[..., Any]:
     """Wrap alpaca_eval's ``openai_completions`` so that one failing call fails one item."""
 
     def completions(prompts: Sequence[str], **kwargs: Any) -> Any:
         try:
-            return fn(prompts=prompts, **kwargs)
+            out = fn(prompts=prompts, **kwargs)
         except FATAL_ERRORS:
             raise
         except openai.OpenAIError as e:
             if len(prompts) == 1:
-                failures.append(f"{type(e).__name__}: {e}")
+                calls.note(prompts[0], error=f"{type(e).__name__}: {e}")
                 return _failed_completion()
             parts = [completions([p], **kwargs) for p in prompts]  # retry one by one
             return {k: [v for part in parts for v in part[k]] for k in parts[0]}
+        for prompt, reply in zip(prompts, out["completions"], strict=False):
+            calls.note(prompt, reply=reply)
+        return out
 
     return completions
 
@@ -251,6 +317,47 @@ def _fatal(e: openai.APIStatusError, endpoint: JudgeEndpoint, pairwise: Any) -> 
         f"({type(e).__name__}); {hint}. {kept} annotation(s) are kept in {path}; "
         "re-running sends only the missing ones."
     )
+
+
+@contextlib.contextmanager
+def _quiet_alpaca_eval() -> Iterator[None]:
+    """Silence alpaca_eval's console output while it annotates; alignlab reports for it.
+
+    alpaca_eval logs through the root logger (``logging.warning``, and ``logging.exception``
+    with a traceback for every failed call): those records go to the ``alpaca_eval`` logger at
+    DEBUG instead (a filter on the root logger sees only records logged on it, so alignlab's
+    own are untouched). Its tqdm bars (annotation chunks, prompt batches) are turned off.
+    """
+    package = str(Path(str(alpaca_eval_module().__file__)).parent)
+
+    def demote(record: logging.LogRecord) -> bool:
+        if not record.pathname.startswith(package):
+            return True
+        alpaca_eval_log.debug("%s", record.getMessage())
+        return False
+
+    root = logging.getLogger()
+    root.addFilter(demote)
+    modules = [alpaca_eval_module(m) for m in TQDM_USERS]
+    originals = [m.tqdm for m in modules]
+    for module in modules:
+        module.tqdm = _QuietTqdm  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        root.removeFilter(demote)
+        for module, original in zip(modules, originals, strict=True):
+            module.tqdm = original  # type: ignore[attr-defined]
+
+
+class _QuietTqdm:
+    """Stands in for the ``tqdm`` module in alpaca_eval: ``tqdm.tqdm(...)`` without a bar."""
+
+    @staticmethod
+    def tqdm(*args: Any, **kwargs: Any) -> Any:
+        import tqdm
+
+        return tqdm.tqdm(*args, **{**kwargs, "disable": True})
 
 
 def _clean(record: Mapping[str, Any]) -> Record:

@@ -21,7 +21,12 @@ from plugins.benchmarks.alpaca_eval.data import (
     eval_items,
     load_reference,
 )
-from plugins.benchmarks.alpaca_eval.metrics import DF_GAMED, compute_metrics, to_metrics
+from plugins.benchmarks.alpaca_eval.metrics import (
+    DF_GAMED,
+    compute_metrics,
+    normalize_preference,
+    to_metrics,
+)
 
 Record = dict[str, Any]
 SUBSET_SEED = 123
@@ -164,10 +169,49 @@ class AlpacaEval:
     def judge_requests(
         self, items: Sequence[BenchmarkItem], answers: dict[str, list[str]]
     ) -> list[JudgeRequest]:
-        """alpaca_eval's prompts for the annotator (identical outputs need no judge: a draw)."""
+        """One request per answer to judge (identical outputs need no judge: a draw).
+
+        ``payload`` holds alpaca_eval's inputs (``instruction``, ``output_1`` = reference,
+        ``output_2`` = model, generators, ``dataset``, ``annotator``) for the ``alpaca_eval``
+        judge; ``messages``/``params`` are alpaca_eval's prompt and call settings for a
+        generic chat judge (``openai``), with ``payload["switched"]``. Annotators that a
+        generic judge cannot run (pools, batches, logprobs) get no messages: only the
+        ``alpaca_eval`` judge can judge them.
+        """
         from plugins.benchmarks.alpaca_eval.prompts import render
 
-        return render(self.params.annotator, self._rows_to_judge(items, answers))
+        rows = self._rows_to_judge(items, answers)
+        datasets = {it.id: it.category for it in items}
+        try:
+            rendered = {r.id: r for r in render(self.params.annotator, rows)}
+        except AlignlabError:  # not runnable by a generic judge; the alpaca_eval judge can
+            rendered = {}
+        requests = []
+        for row in rows:
+            chat = rendered.get(row["id"])
+            requests.append(
+                JudgeRequest(
+                    id=row["id"],
+                    messages=chat.messages if chat else [],
+                    payload={
+                        **self._payload(row, datasets[row["id"]]),
+                        **(chat.payload if chat else {}),
+                    },
+                    params=chat.params if chat else {},
+                )
+            )
+        return requests
+
+    def _payload(self, row: Mapping[str, str], dataset: str) -> Record:
+        return {
+            "annotator": self.params.annotator,
+            "instruction": row["instruction"],
+            "output_1": row["output_1"],
+            "generator_1": self.reference_name,
+            "output_2": row["output_2"],
+            "generator_2": "model",
+            "dataset": dataset,
+        }
 
     def _rows_to_judge(
         self, items: Sequence[BenchmarkItem], answers: Mapping[str, list[str]]
@@ -193,30 +237,57 @@ class AlpacaEval:
         answers: dict[str, list[str]],
         judgments: Sequence[JudgeResult],
     ) -> Score:
-        """Parse the judgments with the annotator's parser, then alpaca_eval's metrics."""
-        from plugins.benchmarks.alpaca_eval.prompts import parse, render
+        """alpaca_eval's metrics over the judgments of either judge.
 
-        switched = {
-            r.id: bool(r.payload["switched"])
-            for r in render(self.params.annotator, self._rows_to_judge(items, answers))
-        }
+        A result of the ``alpaca_eval`` judge is a JSON object whose ``alpaca_eval_preference``
+        is alpaca_eval's own (un-switched) preference; any other text is a generic judge's
+        reply to alpaca_eval's prompt, parsed and un-switched with the annotator's parser.
+        """
+        rows = self._rows_to_judge(items, answers)
+        to_judge = {row["id"] for row in rows}
+        switched = _Switched(self.params.annotator, rows)
         by_id = {j.id: j for j in judgments}
         records = []
         for it in items:
             record = self._record(it, answers)
-            if it.id in switched:
-                judgment = by_id.get(it.id)
-                if judgment is None or not judgment.ok:
-                    record["error"] = judgment.error if judgment else "no judgment"
-                else:
-                    record["raw_completion"] = judgment.text
-                    record["preference"] = parse(
-                        self.params.annotator, judgment.text or "", switched[it.id]
-                    )
-                    if record["preference"] is None:
-                        record["error"] = "judge reply not parsable by the annotator's parser"
+            if it.id in to_judge:
+                record.update(self._judged(by_id.get(it.id), switched))
             records.append(record)
         return self.score_annotations(items, records)
+
+    def _judged(self, judgment: JudgeResult | None, switched: _Switched) -> Record:
+        """``preference``, ``raw_completion`` and ``error`` of one judged item."""
+        from plugins.benchmarks.alpaca_eval.judge import PREFERENCE_KEY, read_judgment
+
+        if judgment is None:
+            return {"error": "no judgment"}
+        annotation = read_judgment(judgment.text)
+        if annotation is not None:  # the alpaca_eval judge: alpaca_eval's own preference
+            return self._annotated(annotation, annotation[PREFERENCE_KEY], judgment.error)
+        if not judgment.ok:
+            return {"error": judgment.error}
+        from plugins.benchmarks.alpaca_eval.prompts import parse
+
+        text = judgment.text or ""
+        preference = parse(self.params.annotator, text, switched[judgment.id])
+        error = (
+            None if preference is not None else "judge reply not parsable by the annotator's parser"
+        )
+        return {"preference": preference, "raw_completion": text, "error": error}
+
+    def _annotated(self, annotation: Record, value: Any, error: str | None) -> Record:
+        """An ``alpaca_eval`` judge result as record fields; a bad value is an error."""
+        preference = normalize_preference(value)
+        if annotation.get("annotator") != self.params.annotator:
+            preference = None
+            error = (
+                f"annotated by {annotation.get('annotator')!r}, not by the benchmark's annotator "
+                f"{self.params.annotator!r}"
+            )
+        elif error is None and preference is None:
+            error = f"the alpaca_eval judge returned no valid preference ({value!r})"
+        raw = annotation.get("raw_completion")
+        return {"preference": preference, "raw_completion": raw, "error": error}
 
     def _record(
         self, it: BenchmarkItem, answers: Mapping[str, list[str]], generator: str = "model"
@@ -289,6 +360,23 @@ class AlpacaEval:
             r["id"]: float(r["preference"]) - 1.0 for r in records if r["preference"] is not None
         }
         return Score(metrics=to_metrics(result), per_item=per_item, records=records)
+
+
+class _Switched:
+    """Whether alpaca_eval showed the reference second, by item id (rendered when first asked)."""
+
+    def __init__(self, annotator: str, rows: list[dict[str, str]]):
+        self.annotator = annotator
+        self.rows = rows
+        self._by_id: dict[str, bool] | None = None
+
+    def __getitem__(self, item_id: str) -> bool:
+        if self._by_id is None:
+            from plugins.benchmarks.alpaca_eval.prompts import render
+
+            requests = render(self.annotator, self.rows)
+            self._by_id = {r.id: bool(r.payload["switched"]) for r in requests}
+        return self._by_id[item_id]
 
 
 def subset_positions(n: int, limit: int) -> list[int]:

@@ -26,6 +26,7 @@ from plugins.benchmarks.alpaca_eval.data import (
     eval_set_digest,
     load_outputs,
 )
+from plugins.benchmarks.alpaca_eval.judge import judge_label
 from plugins.benchmarks.alpaca_eval.metrics import compute_metrics, to_metrics
 
 BENCHMARK = "alpaca_eval"
@@ -79,7 +80,8 @@ def import_published(
     for model_dir in found:
         metrics = import_model(model_dir, annotator, df_gamed)
         result["models"][model_dir.name] = metrics
-        result["rows"].extend(summary_rows(model_dir.name, metrics, annotator, str(model_dir)))
+        judge = judge_label(annotator)  # as the alpaca_eval judge names itself
+        result["rows"].extend(summary_rows(model_dir.name, metrics, judge, str(model_dir)))
     if out_dir is not None:
         write_result(Path(out_dir), result)
     return result
