@@ -7,10 +7,19 @@ import json
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from harness.api import BenchmarkItem, Decoding, GenerationRequest, GenerationResult, Generator
+from harness.api import (
+    BenchmarkItem,
+    Decoding,
+    GenerationRequest,
+    GenerationResult,
+    Generator,
+    NoParams,
+    Params,
+)
 from harness.errors import AlignlabError
 from harness.generation.chat import encode_prompt
 from harness.generation.hf import HFGenerator, HFParams, plan_batches
@@ -290,7 +299,7 @@ def test_params_have_defaults_and_descriptions_and_reject_unknown_keys():
         assert field.description, name
         assert not field.is_required(), name
     with pytest.raises(ValueError):
-        HFParams(batchsize=4)
+        HFParams(batchsize=4)  # type: ignore[call-arg]
 
 
 # ---------------------------------------------------------------------- multi-turn driver
@@ -299,7 +308,7 @@ def test_params_have_defaults_and_descriptions_and_reject_unknown_keys():
 class RecordingGenerator:
     """A fake generator: answers 'A<n>:<last user text>' and records every call."""
 
-    Params = HFParams
+    Params: ClassVar[type[Params]] = NoParams
 
     def __init__(self):
         self.calls: list[list[GenerationRequest]] = []
@@ -317,6 +326,8 @@ class RecordingGenerator:
 
 class RecordingHF:
     """The real HF generator, with every call's requests recorded."""
+
+    Params: ClassVar[type[Params]] = HFParams
 
     def __init__(self, inner: HFGenerator):
         self.inner = inner

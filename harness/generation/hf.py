@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -67,7 +67,7 @@ class _Loaded:
 class HFGenerator:
     """Hugging Face transformers, batched (left padding, length-sorted batches)."""
 
-    Params = HFParams
+    Params: ClassVar[type[Params]] = HFParams
 
     def __init__(self, params: HFParams, model: str, chat_template: str | None = None):
         self.params = params
