@@ -13,21 +13,7 @@ import random
 from pathlib import Path
 from typing import Literal
 
-ZEPHYR_CHAT_TEMPLATE = (
-    "{% for message in messages %}\n"
-    "{% if message['role'] == 'user' %}\n"
-    "{{ '<|user|>\n' + message['content'] + eos_token }}\n"
-    "{% elif message['role'] == 'system' %}\n"
-    "{{ '<|system|>\n' + message['content'] + eos_token }}\n"
-    "{% elif message['role'] == 'assistant' %}\n"
-    "{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n"
-    "{% endif %}\n"
-    "{% if loop.last and add_generation_prompt %}\n"
-    "{{ '<|assistant|>' }}\n"
-    "{% endif %}\n"
-    "{% endfor %}"
-)
-"""The alignment-handbook Zephyr template (docs/paper-facts.md, section 5c)."""
+from plugins.stages.scratch import ZEPHYR_TEMPLATE as ZEPHYR_CHAT_TEMPLATE  # noqa: E402
 
 SPECIAL_TOKENS = ("<pad>", "</s>", "<s>", "<|system|>", "<|user|>", "<|assistant|>")
 
