@@ -193,6 +193,15 @@ def test_run_annotates_with_alpaca_evals_annotator_and_reruns_send_nothing(
     assert manifest["judge"] == {"name": "alpaca_eval", "model": f"{ANNOTATOR}(judge-x)"}
     assert manifest["judge_stats"]["missing"] == 0
 
+    # alpaca_eval's own results/ layout, readable by the importer: the same numbers come back
+    native = root / "evaluations" / "native" / "alpaca_eval" / "results"
+    outputs = json.loads((native / "tiny" / "model_outputs.json").read_text())
+    assert len(outputs) == 5 and {"instruction", "output", "generator"} <= set(outputs[0])
+    from plugins.benchmarks.alpaca_eval.importer import import_published
+
+    back = import_published(native, ANNOTATOR)["models"]["tiny"]
+    assert back["win_rate"] == pytest.approx(win_rate.value)
+
     assert main(["run", str(cfg)]) == 0  # everything is done: nothing is judged again
     assert server.n_requests == n_sent
     for stage in root.glob("stages/judge-*"):

@@ -149,6 +149,23 @@ class AlpacaEval:
     def reference_outputs(self, items: Sequence[BenchmarkItem]) -> list[Record]:
         return [self.reference[_index(it)] for it in items]
 
+    def export(
+        self, out_dir: Path, model: str, answers: Mapping[str, list[str]], score: Score
+    ) -> None:
+        """Write alpaca_eval's results/<model>/ layout: model_outputs.json, <annotator>/annotations.json.
+
+        The folder can be read back by ``alignlab import alpaca-eval`` or alpaca_eval itself.
+        """
+        folder = out_dir / "results" / model
+        self.write_model_outputs(folder / "model_outputs.json", self.items(), answers, model)
+        annotations = folder / self.params.annotator / "annotations.json"
+        annotations.parent.mkdir(parents=True, exist_ok=True)
+        rows = [
+            {k: v for k, v in r.items() if k not in ("id", "error")} | {"generator_2": model}
+            for r in score.records
+        ]
+        annotations.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
+
     def write_model_outputs(
         self,
         path: Path,
