@@ -60,7 +60,8 @@ def _bench(run: Path, **params: Any) -> MTBench:
 def test_plugin_shape() -> None:
     bench = MTBench(MTBenchParams())
     assert isinstance(bench, Benchmark)
-    assert MTBench.version == "mt_bench-fastchat-0e6d3e4b" and MTBench.headline == "score"
+    assert MTBench.version == "mt_bench-fastchat-0e6d3e4b-prompts-fd283293-questions-119565ad"
+    assert MTBench.headline == "score"
     assert MTBench(MTBenchParams(mode="pairwise-baseline")).headline == "win_rate_adjusted"
     for name, spec in MTBenchParams.model_fields.items():
         assert spec.description, name

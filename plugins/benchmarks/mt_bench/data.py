@@ -28,8 +28,6 @@ from harness.errors import AlignlabError
 FASTCHAT_COMMIT = "0e6d3e4beaab66f4d3f93db72541a4abab8af28d"
 """The lm-sys/FastChat commit whose judging code and data files this plugin reproduces."""
 
-BENCHMARK_VERSION = f"mt_bench-fastchat-{FASTCHAT_COMMIT[:8]}"
-"""The version every MT-Bench number carries: FastChat's semantics at ``FASTCHAT_COMMIT``."""
 
 RAW_URL = (
     "https://raw.githubusercontent.com/lm-sys/FastChat/{commit}/fastchat/llm_judge/data/{path}"
@@ -41,6 +39,14 @@ PINNED_FILES: dict[str, str] = {
     "mt_bench/reference_answer/gpt-4.jsonl": "f957a5bc977badb66885ec970e6cd08527845780313f0995764260e5777b9b3f",
 }
 """sha256 of the three upstream files at ``FASTCHAT_COMMIT``, keyed by path in the data folder."""
+
+BENCHMARK_VERSION = (
+    f"mt_bench-fastchat-{FASTCHAT_COMMIT[:8]}"
+    f"-prompts-{PINNED_FILES['judge_prompts.jsonl'][:8]}"
+    f"-questions-{PINNED_FILES['mt_bench/question.jsonl'][:8]}"
+)
+"""The version every MT-Bench number carries: FastChat's judging semantics at ``FASTCHAT_COMMIT``,
+with the sha256 prefixes of the judge-prompt and question files (checked on load)."""
 
 BENCH = "mt_bench"
 
