@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.errors import AlignlabError
+from harness.errors import AlignlabError, DryRunStop
 
 console = Console()
 err_console = Console(stderr=True)
@@ -229,6 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], Any] = args.func
     try:
         return int(func(args) or 0)
+    except DryRunStop as exc:
+        console.print(f"[yellow]{exc}[/]", highlight=False, soft_wrap=True)
+        return exc.exit_code
     except AlignlabError as exc:
         err_console.print(
             f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True

@@ -44,3 +44,9 @@ class StoreError(AlignlabError):
 
 class JudgeError(AlignlabError):
     """A judge failed in a way retrying cannot fix (bad key, unknown model, ...)."""
+
+
+class DryRunStop(AlignlabError):
+    """A judge in dry-run mode estimated its requests and cost and sent nothing (not an error)."""
+
+    exit_code = 0

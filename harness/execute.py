@@ -13,6 +13,7 @@ from harness import data as datamod
 from harness import registry, training
 from harness.api import BenchmarkItem, JudgeRequest, JudgeResult
 from harness.config import DatasetSpec, Experiment
+from harness.errors import DryRunStop
 from harness.plan import Node, Plan
 from harness.store import Store
 
@@ -156,6 +157,8 @@ def run_judge(
     judge = judge_instance(ctx, spec["judge"])
     total(len(requests))
     results = judge.judge(requests, progress=tick)
+    if getattr(getattr(judge, "params", None), "dry_run", False):
+        raise DryRunStop(dry_run_message(node.label, judge))
     write_jsonl(
         work / "judgments.jsonl",
         [{"id": r.id, "text": r.text, "error": r.error, "usage": r.usage} for r in results],
@@ -170,6 +173,19 @@ def run_judge(
     summary = getattr(judge, "summary", None)
     if callable(summary):
         manifest["judge_stats"] = summary()
+
+
+def dry_run_message(label: str, judge: Any) -> str:
+    est = (judge.summary() if callable(getattr(judge, "summary", None)) else {}).get(
+        "estimate"
+    ) or {}
+    cost = est.get("cost_max_usd") or est.get("cost_input_usd")
+    return (
+        f"dry run of judge stage {label}: would send {est.get('to_send', '?')} requests, "
+        f"~{est.get('input_tokens_est', '?')} input tokens, cost "
+        f"{'unknown' if cost is None else f'up to ${cost:.2f}'} ({est.get('note', '')}); "
+        "nothing was sent or recorded. Set the judge's dry_run: false to judge."
+    )
 
 
 def load_judgments(path: Path) -> list[JudgeResult]:

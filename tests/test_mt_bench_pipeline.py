@@ -111,3 +111,15 @@ def test_401_stops_clearly_and_keeps_what_was_judged(setup, capsys):
     out = capsys.readouterr().out
     assert "judged 150 of 160" in out and "judged 150 of 160" in (root / "report.md").read_text()
     no_key_anywhere(root)
+
+
+@pytest.mark.slow
+def test_dry_run_estimates_and_sends_nothing(setup, capsys):
+    cfg, server, root = setup
+    cfg.write_text(cfg.read_text().replace("concurrency: 4,", "concurrency: 4, dry_run: true,"))
+    assert main(["run", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "would send 160 requests" in out and "cost up to $" in out
+    assert server.n_requests == 0
+    assert not list(root.glob("stages/judge-*"))  # nothing recorded as judged
+    assert list(root.glob("stages/generate-*"))  # the answers are kept for the real run
