@@ -63,23 +63,23 @@ def wait_for(pred, timeout: float) -> bool:
 
 @pytest.mark.slow
 def test_sigkill_mid_training_then_resume(tmp_path, external_plugin):
-    cfg = write(tmp_path, steps=1500)
+    cfg = write(tmp_path, steps=4000)
     stages = tmp_path / "results" / "killme" / "stages"
     proc = cli(cfg, external_plugin)
-    in_sft = lambda: any(p.name.startswith("train-sft") for p in (stages / ".tmp").glob("*"))  # noqa: E731
+    in_sft = lambda: any(p.name.startswith("train-mini_sft") for p in (stages / ".tmp").glob("*"))  # noqa: E731
     assert wait_for(in_sft, 120), proc.communicate()[0] if proc.poll() is not None else "no sft stage"
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {p.name for p in stages.iterdir() if p.name != ".tmp"}
-    assert not any(n.startswith("train-sft") for n in before)  # the killed stage left no artifact
+    assert not any(n.startswith("train-mini_sft") for n in before)  # the killed stage left no artifact
     assert any(n.startswith("train-mini") for n in before)  # the finished base model is there
 
     out = cli(cfg, external_plugin).communicate(timeout=600)[0]
     run = json.loads((tmp_path / "results" / "killme" / "run.json").read_text())
     status = {s["dirname"]: s["status"] for s in run["stages"]}
     assert all(status[n] == "reused" for n in before), out
-    assert any(n.startswith("train-sft") and s == "ran" for n, s in status.items())
+    assert any(n.startswith("train-mini_sft") and s == "ran" for n, s in status.items())
     for d in stages.iterdir():
         if d.name == ".tmp":
             assert list(d.iterdir()) == []
