@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gguf", type=Path, default=None, help="The SmolLM2 GGUF file to use.")
     parser.add_argument("--cache-dir", type=Path, default=default_cache)
     parser.add_argument("--limit", type=int, default=None, help="Only the first N questions.")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument(
         "--threads",
