@@ -62,16 +62,16 @@ def install_external_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     dist = site / "extplug-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: extplug\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(textwrap.dedent("""
+    (dist / "entry_points.txt").write_text(
+        textwrap.dedent("""
         [alignlab.recipes]
         echo = extplug:Echo
         [alignlab.benchmarks]
         length = extplug:LengthBench
         [alignlab.judges]
         word_counter = extplug:WordCounter
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(site))
     yield site
     sys.modules.pop("extplug", None)
-
-

@@ -17,7 +17,9 @@ from harness.validate import validate_file
 
 
 def write_config(tmp_path: Path, body: str, name: str = "exp.yaml") -> Path:
-    rows = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]
+    rows = [
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    ]
     (tmp_path / "chat.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     (tmp_path / "plain.jsonl").write_text(json.dumps({"body": "no expected column"}) + "\n")
     path = tmp_path / name
@@ -59,7 +61,9 @@ def test_unknown_recipe_names_file_key_and_suggestion(tmp_path, capsys):
 
 
 def test_missing_dataset_column(tmp_path, capsys):
-    cfg = write_config(tmp_path, GOOD.replace("chat: {path: chat.jsonl}", "chat: {path: plain.jsonl}"))
+    cfg = write_config(
+        tmp_path, GOOD.replace("chat: {path: chat.jsonl}", "chat: {path: plain.jsonl}")
+    )
     code, out = run_cli(["run", str(cfg)], capsys)
     assert code == 2
     assert f"{cfg}: data.chat" in out
@@ -83,7 +87,9 @@ def test_unreadable_yaml(tmp_path, capsys):
 
 
 def test_several_problems_reported_together(tmp_path):
-    body = GOOD.replace("{recipe: base}", "{recipe: nope}").replace("learning_rate: 1.0e-5", "learning_rate: 0")
+    body = GOOD.replace("{recipe: base}", "{recipe: nope}").replace(
+        "learning_rate: 1.0e-5", "learning_rate: 0"
+    )
     cfg = write_config(tmp_path, body)
     with pytest.raises(ConfigError) as info:
         validate_file(cfg)
@@ -101,14 +107,17 @@ def test_schema_error_is_reported_before_plugins(tmp_path):
 
 def test_recipe_role_missing_from_training(tmp_path):
     cfg = write_config(tmp_path, GOOD.replace("{recipe: sft}]", "{recipe: sft-dpo}]"))
-    with pytest.raises(ConfigError, match=r"arms\.1\.recipe: recipe 'sft-dpo' needs a `training.dpo`"):
+    with pytest.raises(
+        ConfigError, match=r"arms\.1\.recipe: recipe 'sft-dpo' needs a `training.dpo`"
+    ):
         validate_file(cfg)
 
 
 def test_cli_error_has_no_traceback(tmp_path):
     cfg = write_config(tmp_path, GOOD.replace("{recipe: sft}]", "{recipe: nope}]"))
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "validate", str(cfg)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "validate", str(cfg)], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "arms.1.recipe" in proc.stderr
 
@@ -129,5 +138,7 @@ def test_configs_start_with_the_command_that_runs_them():
     for cfg in (Path(__file__).parent.parent / "configs").glob("*.yaml"):
         first = cfg.read_text().splitlines()[0]
         assert first.startswith("#"), cfg
-        assert f"alignlab run configs/{cfg.name}" in cfg.read_text().split("\n\n")[0] or \
-               "alignlab" in first, cfg
+        assert (
+            f"alignlab run configs/{cfg.name}" in cfg.read_text().split("\n\n")[0]
+            or "alignlab" in first
+        ), cfg

@@ -59,20 +59,32 @@ def test_tiny_pipeline_and_beta_change(tmp_path, capsys):
     assert set(df.model) == {"base", "sft", "sft-dpo", "dpo"}
     assert set(df.recipe) == {"base", "sft", "sft-dpo", "dpo"}
     heads = df[df.metric.isin(["score", "win_rate"])]
-    assert len(heads) == 8 and (heads.ci_low <= heads.value).all() and (heads.value <= heads.ci_high).all()
+    assert (
+        len(heads) == 8
+        and (heads.ci_low <= heads.value).all()
+        and (heads.value <= heads.ci_high).all()
+    )
     assert not df.duplicated(["model", "benchmark", "metric"]).any()
     assert (df.judge == "toy-rubric-v1").all() or df.judge.nunique() == 1
     gen = next((tmp_path / "results" / "mini" / "stages").glob("generate-*/manifest.json"))
     described = json.loads(gen.read_text())["generator"]
-    assert len(described["chat_template_sha256"]) == 64 and "<|assistant|>" in described["rendered_example"]
+    assert (
+        len(described["chat_template_sha256"]) == 64
+        and "<|assistant|>" in described["rendered_example"]
+    )
     assert (tmp_path / "results" / "mini" / "report.md").read_text().startswith("# mini")
 
     out, ran = run(tmp_path, 0.01, capsys)
     assert ran == {
-        ("train", "mini+dpo"), ("train", "mini+sft+dpo"),
-        ("generate", "dpo.toy_mt_bench"), ("generate", "dpo.toy_alpaca_eval"),
-        ("generate", "sft-dpo.toy_mt_bench"), ("generate", "sft-dpo.toy_alpaca_eval"),
-        ("judge", "dpo.toy_mt_bench"), ("judge", "dpo.toy_alpaca_eval"),
-        ("judge", "sft-dpo.toy_mt_bench"), ("judge", "sft-dpo.toy_alpaca_eval"),
+        ("train", "mini+dpo"),
+        ("train", "mini+sft+dpo"),
+        ("generate", "dpo.toy_mt_bench"),
+        ("generate", "dpo.toy_alpaca_eval"),
+        ("generate", "sft-dpo.toy_mt_bench"),
+        ("generate", "sft-dpo.toy_alpaca_eval"),
+        ("judge", "dpo.toy_mt_bench"),
+        ("judge", "dpo.toy_alpaca_eval"),
+        ("judge", "sft-dpo.toy_mt_bench"),
+        ("judge", "sft-dpo.toy_alpaca_eval"),
     }
     assert "reused" in out and "ran" in out

@@ -60,15 +60,17 @@ def test_external_plugins_run_end_to_end(external_plugin, tmp_path):
 
     model = make_tiny_chat_model(tmp_path / "model")
     cfg = tmp_path / "ext.yaml"
-    cfg.write_text(textwrap.dedent(f"""
+    cfg.write_text(
+        textwrap.dedent(f"""
         experiment: ext
-        results_dir: {tmp_path / 'results'}
+        results_dir: {tmp_path / "results"}
         base_model: {{path: {model}}}
         arms: [{{recipe: echo}}]
         benchmarks: [{{name: length}}]
         judge: {{name: word_counter}}
         generator: {{name: hf, params: {{batch_size: 2}}}}
-    """))
+    """)
+    )
     assert main(["run", str(cfg)]) == 0
     import pandas as pd
 

@@ -35,21 +35,35 @@ generator: {{name: hf, params: {{batch_size: 2}}}}
 
 
 def write(tmp_path: Path, steps: int) -> Path:
-    rows = [{"messages": [{"role": "user", "content": f"Add {a} and {b}."},
-                          {"role": "assistant", "content": f"The sum is {a + b}."}]}
-            for a in range(10) for b in range(10)]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Add {a} and {b}."},
+                {"role": "assistant", "content": f"The sum is {a + b}."},
+            ]
+        }
+        for a in range(10)
+        for b in range(10)
+    ]
     data = tmp_path / "chat.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = tmp_path / "killme.yaml"
-    cfg.write_text(textwrap.dedent(CONFIG.format(results=tmp_path / "results", data=data, steps=steps)))
+    cfg.write_text(
+        textwrap.dedent(CONFIG.format(results=tmp_path / "results", data=data, steps=steps))
+    )
     return cfg
 
 
 def cli(cfg: Path, site: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    return subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(cfg)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(cfg)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_for(pred, timeout: float) -> bool:
@@ -67,12 +81,16 @@ def test_sigkill_mid_training_then_resume(tmp_path, external_plugin):
     stages = tmp_path / "results" / "killme" / "stages"
     proc = cli(cfg, external_plugin)
     in_sft = lambda: any(p.name.startswith("train-mini_sft") for p in (stages / ".tmp").glob("*"))  # noqa: E731
-    assert wait_for(in_sft, 120), proc.communicate()[0] if proc.poll() is not None else "no sft stage"
+    assert wait_for(in_sft, 120), (
+        proc.communicate()[0] if proc.poll() is not None else "no sft stage"
+    )
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {p.name for p in stages.iterdir() if p.name != ".tmp"}
-    assert not any(n.startswith("train-mini_sft") for n in before)  # the killed stage left no artifact
+    assert not any(
+        n.startswith("train-mini_sft") for n in before
+    )  # the killed stage left no artifact
     assert any(n.startswith("train-mini") for n in before)  # the finished base model is there
 
     out = cli(cfg, external_plugin).communicate(timeout=600)[0]

@@ -52,9 +52,11 @@ def test_second_writer_is_refused(tmp_path):
     proc.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(StoreError, match="being written by another alignlab run"):
-            with Store(tmp_path, "exp").locked():
-                pass
+        with (
+            pytest.raises(StoreError, match="being written by another alignlab run"),
+            Store(tmp_path, "exp").locked(),
+        ):
+            pass
     finally:
         release.set()
         proc.join(10)

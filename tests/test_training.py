@@ -10,9 +10,12 @@ from harness.training import launch, run_stage
 from tests.tiny import make_tiny_chat_model
 
 MSGS = [
-    [{"role": "user", "content": f"What is {a} plus {b}?"},
-     {"role": "assistant", "content": f"The answer is {a + b}."}]
-    for a in range(6) for b in range(6)
+    [
+        {"role": "user", "content": f"What is {a} plus {b}?"},
+        {"role": "assistant", "content": f"The answer is {a + b}."},
+    ]
+    for a in range(6)
+    for b in range(6)
 ]
 
 
@@ -23,9 +26,14 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     make_tiny_chat_model(root / "base")
     datasets.Dataset.from_list([{"messages": m} for m in MSGS]).save_to_disk(root / "sft")
-    prefs = [{"prompt": m[0]["content"], "chosen": m,
-              "rejected": [m[0], {"role": "assistant", "content": "I cannot help with that."}]}
-             for m in MSGS]
+    prefs = [
+        {
+            "prompt": m[0]["content"],
+            "chosen": m,
+            "rejected": [m[0], {"role": "assistant", "content": "I cannot help with that."}],
+        }
+        for m in MSGS
+    ]
     datasets.Dataset.from_list(prefs).save_to_disk(root / "prefs")
     return root
 
@@ -37,17 +45,34 @@ def weights(path):
 
 
 def spec(root, stage, data, out, params, model="base"):
-    return {"stage": stage, "params": params, "model": str(root / model),
-            "reference_model": str(root / model), "data_dir": str(root / data),
-            "output_dir": str(root / out), "seed": 0}
+    return {
+        "stage": stage,
+        "params": params,
+        "model": str(root / model),
+        "reference_model": str(root / model),
+        "data_dir": str(root / data),
+        "output_dir": str(root / out),
+        "seed": 0,
+    }
 
 
 def test_sft_stage_trains_and_saves(setup):
     steps = []
-    res = run_stage(spec(setup, "sft", "sft", "sft_out", {"learning_rate": 1e-3, "max_steps": 4,
-                                                          "per_device_train_batch_size": 4,
-                                                          "max_length": 64}),
-                    progress=steps.append)
+    res = run_stage(
+        spec(
+            setup,
+            "sft",
+            "sft",
+            "sft_out",
+            {
+                "learning_rate": 1e-3,
+                "max_steps": 4,
+                "per_device_train_batch_size": 4,
+                "max_length": 64,
+            },
+        ),
+        progress=steps.append,
+    )
     assert res["steps"] == 4 and sum(steps) == 4
     before, after = weights(setup / "base"), weights(setup / "sft_out")
     assert any(not (before[k] == after[k]).all() for k in before)
@@ -55,10 +80,22 @@ def test_sft_stage_trains_and_saves(setup):
 
 
 def test_dpo_stage_moves_policy_towards_chosen(setup):
-    res = run_stage(spec(setup, "dpo", "prefs", "dpo_out", {"learning_rate": 1e-3, "max_steps": 8,
-                                                            "per_device_train_batch_size": 8,
-                                                            "beta": 0.1, "max_length": 64,
-                                                            "logging_steps": 1}))
+    res = run_stage(
+        spec(
+            setup,
+            "dpo",
+            "prefs",
+            "dpo_out",
+            {
+                "learning_rate": 1e-3,
+                "max_steps": 8,
+                "per_device_train_batch_size": 8,
+                "beta": 0.1,
+                "max_length": 64,
+                "logging_steps": 1,
+            },
+        )
+    )
     margins = [float(h["rewards/margins"]) for h in res["log"] if "rewards/margins" in h]
     assert res["steps"] == 8 and len(margins) == 8
     # step 1 compares the policy with itself (margin 0); training widens the chosen-rejected gap
@@ -67,8 +104,13 @@ def test_dpo_stage_moves_policy_towards_chosen(setup):
 
 def test_chat_template_from_config_is_saved(setup):
     tpl = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}{{ eos_token }}{% endfor %}"
-    s = spec(setup, "sft", "sft", "tpl_out", {"max_steps": 1, "per_device_train_batch_size": 2,
-                                              "max_length": 32})
+    s = spec(
+        setup,
+        "sft",
+        "sft",
+        "tpl_out",
+        {"max_steps": 1, "per_device_train_batch_size": 2, "max_length": 32},
+    )
     s["chat_template"] = tpl
     run_stage(s)
     from transformers import AutoTokenizer
@@ -78,8 +120,13 @@ def test_chat_template_from_config_is_saved(setup):
 
 @pytest.mark.slow
 def test_sft_with_two_cpu_processes(setup, tmp_path):
-    s = spec(setup, "sft", "sft", "ddp_out", {"learning_rate": 1e-3, "max_steps": 3,
-                                              "per_device_train_batch_size": 2, "max_length": 64})
+    s = spec(
+        setup,
+        "sft",
+        "sft",
+        "ddp_out",
+        {"learning_rate": 1e-3, "max_steps": 3, "per_device_train_batch_size": 2, "max_length": 64},
+    )
     s["num_processes"] = 2
     res = launch(s, tmp_path, accelerate_config=None, cpu=True)
     assert res["num_processes"] == 2 and res["steps"] == 3
