@@ -212,6 +212,13 @@ class Benchmark(Protocol):
     ) -> Score: ...
 
 
+# Optional benchmark hooks, found with getattr:
+#   check_judge(params, judge_name, judge_params) -> list[str]   (classmethod/staticmethod)
+#       problems `alignlab validate` reports when this judge cannot judge this benchmark
+#   export(out_dir, model, answers, score) -> None
+#       write answers and judgments in the benchmark's native formats (FastChat, alpaca_eval)
+
+
 # ---------------------------------------------------------------------------- training
 
 DataSchema = Literal["text", "messages", "preference"]

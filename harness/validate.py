@@ -128,8 +128,13 @@ def _columns(c: _Checker, exp: Experiment, name: str) -> list[str] | None:
 def _check_eval(c: _Checker, exp: Experiment) -> None:
     for i, b in enumerate(exp.benchmarks):
         cls = c.plugin("benchmark", b.name, f"benchmarks.{i}.name")
-        if cls is not None:
-            c.params(cls, b.params, f"benchmarks.{i}.params")
+        params = c.params(cls, b.params, f"benchmarks.{i}.params") if cls is not None else None
+        judge = b.judge or exp.judge
+        check = getattr(cls, "check_judge", None)
+        if params is not None and callable(check):
+            # e.g. an annotator the judge cannot run, or two different annotators
+            for message in check(params, judge.name, judge.params):
+                c.add(f"benchmarks.{i}.judge" if b.judge else "judge", message)
         if b.judge is not None:
             jcls = c.plugin("judge", b.judge.name, f"benchmarks.{i}.judge.name")
             if jcls is not None:

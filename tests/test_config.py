@@ -142,3 +142,55 @@ def test_configs_start_with_the_command_that_runs_them():
             f"alignlab run configs/{cfg.name}" in cfg.read_text().split("\n\n")[0]
             or "alignlab" in first
         ), cfg
+
+
+AE_CONFIG = """
+experiment: ae
+base_model: {{path: some/model}}
+arms: [{{recipe: base}}]
+benchmarks:
+  - {{name: alpaca_eval, params: {{annotator: {bench}}}}}
+judge: {{name: {judge}, params: {params}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("bench", "judge", "params", "fragment"),
+    [
+        (
+            "alpaca_eval_gpt4",
+            "alpaca_eval",
+            "{annotator: alpaca_eval_gpt4_turbo_fn}",
+            "set both to the same annotator",
+        ),
+        (
+            "weighted_alpaca_eval_gpt4_turbo",
+            "openai",
+            "{model: gpt-4-1106-preview}",
+            "parses token logprobs",
+        ),
+    ],
+)
+def test_benchmark_and_judge_that_cannot_work_together(
+    tmp_path, data_dir, bench, judge, params, fragment
+):
+    cfg = tmp_path / "ae.yaml"
+    cfg.write_text(textwrap.dedent(AE_CONFIG.format(bench=bench, judge=judge, params=params)))
+    with pytest.raises(ConfigError) as info:
+        validate_file(cfg)
+    assert [p.key for p in info.value.problems] == ["judge"]
+    assert fragment in info.value.problems[0].message
+
+
+def test_matching_alpaca_eval_judge_validates(tmp_path, data_dir):
+    cfg = tmp_path / "ae.yaml"
+    cfg.write_text(
+        textwrap.dedent(
+            AE_CONFIG.format(
+                bench="alpaca_eval_gpt4",
+                judge="alpaca_eval",
+                params="{annotator: alpaca_eval_gpt4}",
+            )
+        )
+    )
+    assert validate_file(cfg).benchmarks[0].name == "alpaca_eval"

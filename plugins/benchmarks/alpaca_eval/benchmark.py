@@ -149,6 +149,28 @@ class AlpacaEval:
     def reference_outputs(self, items: Sequence[BenchmarkItem]) -> list[Record]:
         return [self.reference[_index(it)] for it in items]
 
+    @staticmethod
+    def check_judge(
+        params: AlpacaEvalParams, judge_name: str, judge_params: Mapping[str, Any]
+    ) -> list[str]:
+        """Problems with judging this benchmark by ``judge_name`` (for ``alignlab validate``)."""
+        if judge_name == "alpaca_eval":
+            theirs = judge_params.get("annotator", "alpaca_eval_gpt4")
+            if theirs != params.annotator:
+                return [
+                    f"the alpaca_eval judge runs annotator {theirs!r} but the benchmark asks "
+                    f"for {params.annotator!r}; set both to the same annotator"
+                ]
+            return []
+        if judge_name == "openai":
+            from plugins.benchmarks.alpaca_eval.prompts import single_annotator
+
+            try:
+                single_annotator(params.annotator)
+            except AlignlabError as exc:
+                return [f"{exc} Use the `alpaca_eval` judge for this annotator."]
+        return []
+
     def export(
         self, out_dir: Path, model: str, answers: Mapping[str, list[str]], score: Score
     ) -> None:
