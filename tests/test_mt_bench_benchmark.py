@@ -4,7 +4,6 @@ published FastChat runs (answers in, recorded judgments back, the published numb
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from harness.errors import AlignlabError
 from plugins.benchmarks.mt_bench import MTBench, MTBenchParams
 from plugins.benchmarks.mt_bench.data import load_model_answers
 from plugins.benchmarks.mt_bench.records import fastchat_dumps, with_model, write_answers
+from tests.datadir import require_subfolder
 
 # FastChat's temperature_config (docs/mt-bench-semantics.md, section 8)
 TEMPERATURES = {
@@ -31,14 +31,8 @@ TEMPERATURES = {
 
 
 @pytest.fixture(scope="session")
-def data_root() -> Path:
-    env = os.environ.get("ALIGNLAB_DATA_DIR")
-    if not env:
-        pytest.skip("ALIGNLAB_DATA_DIR is not set; point it at the shared benchmark data folder")
-    root = Path(env)
-    if not (root / "fastchat-published").is_dir():
-        pytest.skip(f"ALIGNLAB_DATA_DIR={env} has no fastchat-published/ folder")
-    return root
+def data_root(data_dir: Path) -> Path:
+    return require_subfolder(data_dir, "fastchat-published")
 
 
 def _lines(path: Path) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from plugins.benchmarks.mt_bench.data import (
     resolve_data_dir,
     verify_file,
 )
+from tests.datadir import require_subfolder
 
 DOC_PREFIXES = {  # from docs/mt-bench-semantics.md and the data README
     "judge_prompts.jsonl": "fd283293",
@@ -29,14 +29,8 @@ DOC_PREFIXES = {  # from docs/mt-bench-semantics.md and the data README
 
 
 @pytest.fixture(scope="session")
-def data_root() -> Path:
-    env = os.environ.get("ALIGNLAB_DATA_DIR")
-    if not env:
-        pytest.skip("ALIGNLAB_DATA_DIR is not set; point it at the shared benchmark data folder")
-    root = Path(env)
-    if not (root / "fastchat").is_dir():
-        pytest.skip(f"ALIGNLAB_DATA_DIR={env} has no fastchat/ folder")
-    return root
+def data_root(data_dir: Path) -> Path:
+    return require_subfolder(data_dir, "fastchat")
 
 
 def _pinned_copy(src: Path, dest: Path) -> Path:

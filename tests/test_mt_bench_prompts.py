@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +18,12 @@ from plugins.benchmarks.mt_bench.prompts import (
     prompt_name,
     single_user_prompt,
 )
+from tests.datadir import require_subfolder
 
 
 @pytest.fixture(scope="session")
-def data_root() -> Path:
-    env = os.environ.get("ALIGNLAB_DATA_DIR")
-    if not env:
-        pytest.skip("ALIGNLAB_DATA_DIR is not set; point it at the shared benchmark data folder")
-    root = Path(env)
-    if not (root / "fastchat-published").is_dir():
-        pytest.skip(f"ALIGNLAB_DATA_DIR={env} has no fastchat-published/ folder")
-    return root
+def data_root(data_dir: Path) -> Path:
+    return require_subfolder(data_dir, "fastchat-published")
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:

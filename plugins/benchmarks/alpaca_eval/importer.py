@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import AlignlabError
+from harness.scoring import SUMMARY_COLUMNS
 from plugins.benchmarks.alpaca_eval.data import (
     EVAL_SET_SIZE,
     REFERENCES,
@@ -42,19 +43,8 @@ EXTRA_KEYS = (
     "length_controlled_note",
     "avg_length",
 )
-ROW_FIELDS = (
-    "model",
-    "benchmark",
-    "metric",
-    "value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "n_failed",
-    "judge",
-    "benchmark_version",
-    "source",
-)
+ROW_FIELDS = (*(c for c in SUMMARY_COLUMNS if c not in ("experiment", "recipe")), "source")
+"""The tidy rows' fields: summary.csv's, less what the experiment adds, plus the source."""
 SUMMARY_FILE = "summary.csv"
 RESULT_FILE = "alpaca_eval_import.json"
 
