@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16"],
+        default="float32",
+        help="Weights' dtype, for both sides (they share one model object).",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     items = load_items(question_file(args.data_dir), args.limit, args.max_new_tokens)
     gguf = ensure_gguf(args.gguf, args.cache_dir)
     params = HFParams(
-        batch_size=args.batch_size, dtype="float32", device="cpu", gguf_file=gguf.name
+        batch_size=args.batch_size, dtype=args.dtype, device="cpu", gguf_file=gguf.name
     )
     generator = HFGenerator(params, str(gguf.parent))
     model, tokenizer, template = generator.model, generator.tokenizer, generator.chat_template
@@ -205,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         "questions": len(items),
         "max_new_tokens": args.max_new_tokens,
         "batch_size": args.batch_size,
+        "dtype": args.dtype,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "fastchat_style_s": round(t_fastchat, 1),
