@@ -6,6 +6,7 @@ Heavy libraries are imported inside the commands that need them, so `alignlab --
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,6 +56,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.report.terminal import print_ablation
     from harness.validate import validate_file
 
+    if args.data_dir:  # read by the benchmarks' data loaders (MT-Bench, AlpacaEval)
+        os.environ["ALIGNLAB_DATA_DIR"] = str(args.data_dir.resolve())
     exp = validate_file(args.config)
     if args.results_dir:
         exp.results_dir = args.results_dir
@@ -183,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="train every arm, evaluate, print the ablation table")
     p.add_argument("config", help="experiment YAML (e.g. configs/tiny.yaml)")
     p.add_argument("--results-dir", help="override the config's results_dir")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="local benchmark data instead of downloads: a folder with fastchat/ (FastChat's "
+        "data/ layout) and alpaca_eval/ (alpaca_eval's results/ layout); sets ALIGNLAB_DATA_DIR",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check a config and report every problem at once")

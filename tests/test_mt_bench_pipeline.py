@@ -114,10 +114,13 @@ def test_401_stops_clearly_and_keeps_what_was_judged(setup, capsys):
 
 
 @pytest.mark.slow
-def test_dry_run_estimates_and_sends_nothing(setup, capsys):
+def test_dry_run_estimates_and_sends_nothing(setup, capsys, data_dir, monkeypatch):
     cfg, server, root = setup
-    cfg.write_text(cfg.read_text().replace("concurrency: 4,", "concurrency: 4, dry_run: true,"))
-    assert main(["run", str(cfg)]) == 0
+    text = cfg.read_text().replace("concurrency: 4,", "concurrency: 4, dry_run: true,")
+    cfg.write_text(text.replace(f"data_dir: {data_dir / 'fastchat'}, ", ""))  # from --data-dir
+    assert "data_dir" not in cfg.read_text()
+    monkeypatch.delenv("ALIGNLAB_DATA_DIR")
+    assert main(["run", str(cfg), "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "would send 160 requests" in out and "cost up to $" in out
     assert server.n_requests == 0
