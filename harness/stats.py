@@ -64,3 +64,50 @@ def win_rate(preferences: Sequence[float]) -> tuple[float, float]:
 
 def normal_ci(value: float, se: float, z: float = Z95) -> tuple[float, float]:
     return value - z * se, value + z * se
+
+
+def paired_items(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The per-item outcomes of two arms on the items both answered (sorted by item id)."""
+    common = sorted(set(a) & set(b))
+    return (
+        np.asarray([a[k] for k in common], dtype=float),
+        np.asarray([b[k] for k in common], dtype=float),
+    )
+
+
+def paired_bootstrap_ci(
+    a: Sequence[float], b: Sequence[float], n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean difference ``a - b`` over paired items, with a percentile bootstrap CI over items."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if len(d) == 0:
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    boot = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(boot, [alpha, 1.0 - alpha])
+    return float(d.mean()), float(low), float(high)
+
+
+def sign_test(a: Sequence[float], b: Sequence[float]) -> tuple[int, int, float]:
+    """Two-sided exact sign test on paired items: (wins of a, wins of b, p-value); ties dropped."""
+    from scipy.stats import binomtest
+
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    wins, losses = int((d > 0).sum()), int((d < 0).sum())
+    if wins + losses == 0:
+        return 0, 0, 1.0
+    return wins, losses, float(binomtest(wins, wins + losses, 0.5).pvalue)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order (monotone, capped at 1)."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, idx in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[idx]))
+        adjusted[idx] = running
+    return adjusted.tolist()
