@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from harness.api import JudgeRequest, JudgeResult, Params, Progress
 from harness.errors import JudgeError
 from harness.judging.cache import JudgeCache, request_key
 from harness.judging.cost import CostMeter, Price, default_prices, estimate
+from harness.judging.endpoint import BaseUrl, KeyEnvName
 from harness.judging.retry import FATAL_HINTS, redact
 from harness.judging.sender import Call, Outcome, Sender, Settings, Stop
 
@@ -49,13 +49,13 @@ T = TypeVar("T")
 class OpenAIJudgeParams(Params):
     """Parameters of the ``openai`` judge."""
 
-    base_url: str | None = Field(
+    base_url: BaseUrl = Field(
         None,
         description="Endpoint base URL, e.g. http://localhost:8000/v1 for a vLLM server; "
         f"None = OpenAI ({OPENAI_ENDPOINT}; the OPENAI_BASE_URL variable is not consulted).",
     )
     model: str = Field("gpt-4", min_length=1, description="Model name sent to the endpoint.")
-    api_key_env: str = Field(
+    api_key_env: KeyEnvName = Field(
         "OPENAI_API_KEY",
         description="Name of the environment variable holding the API key (never the key itself).",
     )
@@ -84,23 +84,6 @@ class OpenAIJudgeParams(Params):
     dry_run: bool = Field(
         False, description="Send nothing: estimate requests, tokens and cost of the cache misses."
     )
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"https?://", value):
-            raise ValueError(f"must start with http:// or https:// (got {value!r})")
-        return value
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _env_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError(
-                "must be the name of an environment variable (like OPENAI_API_KEY) that holds "
-                "the key, not the key itself"
-            )
-        return value
 
     @model_validator(mode="after")
     def _backoff_order(self) -> OpenAIJudgeParams:

@@ -14,7 +14,6 @@ Nothing here imports alpaca_eval or openai at import time.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +22,7 @@ from pydantic import Field, field_validator
 
 from harness.api import JudgeRequest, JudgeResult, Params, Progress
 from harness.errors import AlignlabError, JudgeError
+from harness.judging.endpoint import BaseUrl, KeyEnvName
 from plugins.benchmarks.alpaca_eval.config import load_annotator_config
 
 PREFERENCE_KEY = "alpaca_eval_preference"
@@ -55,7 +55,7 @@ class AlpacaEvalJudgeParams(Params):
         "OpenAI-compatible endpoint: alpaca_eval_gpt4 (AlpacaEval 1), "
         "weighted_alpaca_eval_gpt4_turbo (AlpacaEval 2). Must be the benchmark's annotator.",
     )
-    base_url: str | None = Field(
+    base_url: BaseUrl = Field(
         None,
         description="Endpoint base URL, e.g. http://localhost:8000/v1 for a vLLM server; "
         "None = OpenAI.",
@@ -66,7 +66,7 @@ class AlpacaEvalJudgeParams(Params):
         description="Model name sent to the endpoint; None = the annotator config's own "
         "(gpt-4 for alpaca_eval_gpt4).",
     )
-    api_key_env: str | None = Field(
+    api_key_env: KeyEnvName | None = Field(
         "OPENAI_API_KEY",
         description="Name of the environment variable holding the API key (never the key "
         "itself); None for a local server without auth.",
@@ -94,23 +94,6 @@ class AlpacaEvalJudgeParams(Params):
                 f"annotator {value!r} decodes with {sorted(decoders)}; this judge sends "
                 "annotators to OpenAI-compatible endpoints only (fn_completions: "
                 "openai_completions)"
-            )
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"https?://", value):
-            raise ValueError(f"must start with http:// or https:// (got {value!r})")
-        return value
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _env_name(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError(
-                "must be the name of an environment variable (like OPENAI_API_KEY) that holds "
-                "the key, not the key itself"
             )
         return value
 
