@@ -126,6 +126,23 @@ class LaunchConfig(Strict):
     cpu: bool = Field(False, description="Force training on the CPU.")
 
 
+class PaperTableConfig(Strict):
+    """The published table an experiment reproduces; its rows are shown beside the run's."""
+
+    table: str = Field(
+        description="A reference table: the stem of a `leaderboards/` CSV, e.g. `zephyr_table3`."
+    )
+    rows: dict[str, str] = Field(
+        description="Arm name -> the table's model for that arm, e.g. `sft: mistral-7b-v0.1/sft`."
+    )
+    benchmarks: dict[str, str] = Field(
+        default_factory=dict,
+        description="This run's benchmark -> the table's benchmark when the names differ (e.g. "
+        "`toy_mt_bench: mt_bench`); such rows are shown as context, never as a like-for-like "
+        "comparison.",
+    )
+
+
 class Experiment(Strict):
     """An experiment: a base model, the arms to train, the benchmarks to score them on."""
 
@@ -152,6 +169,9 @@ class Experiment(Strict):
         default_factory=lambda: PluginRef(name="hf"), description="Generation backend."
     )
     launch: LaunchConfig = Field(default_factory=LaunchConfig, description="Training launch.")
+    reproduces: PaperTableConfig | None = Field(
+        None, description="The paper table this experiment reproduces (shown in reports)."
+    )
 
     @field_validator("experiment")
     @classmethod

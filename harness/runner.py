@@ -123,11 +123,33 @@ def run(exp: Any, console: Console | None = None, config_path: str | None = None
             {
                 "experiment": exp.experiment,
                 "config": config_path,
+                "config_text": _config_text(config_path),
+                "resolved_config": exp.model_dump(mode="json"),
                 "seconds": round(result.seconds, 3),
                 "stages": [s.__dict__ for s in result.log],
+                "evaluations": [
+                    {
+                        "model": ev.arm,
+                        "recipe": ev.recipe,
+                        "benchmark": ev.benchmark,
+                        "generate": plan.nodes[ev.generate].dirname,
+                        "judge": plan.nodes[ev.judge].dirname,
+                    }
+                    for ev in plan.evaluations
+                ],
             },
         )
     return result
+
+
+def _config_text(config_path: str | None) -> str | None:
+    """The config file as the user wrote it (kept with the results for provenance)."""
+    if not config_path:
+        return None
+    try:
+        return Path(config_path).read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def results_root(exp: Any) -> Path:

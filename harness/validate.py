@@ -83,7 +83,36 @@ def check(exp: Experiment, file: str) -> list[Problem]:
                 )
     _check_stages(c, exp, stage_uses)
     _check_eval(c, exp)
+    _check_reproduces(c, exp)
     return c.problems
+
+
+def _check_reproduces(c: _Checker, exp: Experiment) -> None:
+    """`reproduces:` names a committed leaderboard table, this run's arms and that table's rows."""
+    spec = exp.reproduces
+    if spec is None:
+        return
+    from harness.leaderboards import LEADERBOARD_DIR, read_rows
+
+    path = LEADERBOARD_DIR / f"{spec.table}.csv"
+    if not path.exists():
+        tables = sorted(p.stem for p in LEADERBOARD_DIR.glob("zephyr_*.csv"))
+        c.add("reproduces.table", f"no leaderboard table {spec.table!r}; tables: {tables}")
+        return
+    models = set(read_rows(path)["model"])
+    arms = {arm.label for arm in exp.arms}
+    for arm, model in spec.rows.items():
+        if arm not in arms:
+            c.add(f"reproduces.rows.{arm}", f"no arm named {arm!r}; arms: {sorted(arms)}")
+        if model not in models:
+            c.add(
+                f"reproduces.rows.{arm}",
+                f"{spec.table} has no model {model!r}; it has {sorted(models)}",
+            )
+    benches = {b.name for b in exp.benchmarks}
+    for bench in spec.benchmarks:
+        if bench not in benches:
+            c.add(f"reproduces.benchmarks.{bench}", f"this run has no benchmark {bench!r}")
 
 
 def _check_stages(

@@ -194,3 +194,24 @@ def test_matching_alpaca_eval_judge_validates(tmp_path, data_dir):
         )
     )
     assert validate_file(cfg).benchmarks[0].name == "alpaca_eval"
+
+
+def test_reproduces_names_a_table_its_rows_and_this_runs_arms(tmp_path):
+    good = GOOD + "    reproduces: {table: zephyr_table3, rows: {sft: mistral-7b-v0.1/sft}}\n"
+    assert validate_file(write_config(tmp_path, good)).reproduces.rows == {
+        "sft": "mistral-7b-v0.1/sft"
+    }
+    bad = GOOD + (
+        "    reproduces: {table: zephyr_table3, rows: {sft-dpo: mistral-7b-v0.1/sft,"
+        " sft: mistral-7b/sft}, benchmarks: {mt_bench: mt_bench}}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        validate_file(write_config(tmp_path, bad))
+    messages = {p.key: p.message for p in info.value.problems}
+    assert "no arm named 'sft-dpo'" in messages["reproduces.rows.sft-dpo"]
+    assert "no model 'mistral-7b/sft'" in messages["reproduces.rows.sft"]
+    assert "no benchmark 'mt_bench'" in messages["reproduces.benchmarks.mt_bench"]
+    missing = GOOD + "    reproduces: {table: zephyr_table9, rows: {}}\n"
+    with pytest.raises(ConfigError) as info:
+        validate_file(write_config(tmp_path, missing))
+    assert "no leaderboard table 'zephyr_table9'" in str(info.value)
