@@ -53,7 +53,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness import runner
-    from harness.report.terminal import print_ablation
+    from harness.report.terminal import print_ablation, print_paired
     from harness.validate import validate_file
 
     if args.data_dir:  # read by the benchmarks' data loaders (MT-Bench, AlpacaEval)
@@ -65,6 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ran, reused = len(result.ran), len(result.log) - len(result.ran)
     console.print(f"stages: {ran} ran, {reused} reused; {result.seconds:.1f}s in all")
     print_ablation(console, result.store.root)
+    print_paired(console, result.store.root)
     console.print(
         f"wrote {result.store.root / 'summary.csv'} and {result.store.root / 'report.md'}"
     )
@@ -167,6 +168,30 @@ def cmd_import_alpaca_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness import compare
+    from harness.report.terminal import print_comparison
+
+    result = compare.compare_folder(
+        args.results_dir,
+        args.reference or compare.DEFAULT_REFERENCES,
+        compare.parse_against(args.against or []),
+        allow_mismatch=args.allow_mismatch,
+    )
+    compare.require_rows(result)
+    if args.json:
+        print(compare.to_json(result))
+    else:
+        print_comparison(console, result)
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from harness.reproduce import command
+
+    return command(args.table, args.data_dir, args.mt_bench_dir, args.json, console, err_console)
+
+
 def _env_file(*parts: str) -> Path | None:
     import os
 
@@ -229,6 +254,54 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--df-gamed", type=Path, help="alpaca_eval's df_gamed.csv (for the LC win rate)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.set_defaults(func=cmd_import_alpaca_eval)
+
+    p = sub.add_parser(
+        "compare",
+        help="a run's models beside reference rows (refuses different judges or versions)",
+    )
+    p.add_argument("results_dir", type=Path, help="a run's folder, e.g. results/tiny")
+    p.add_argument(
+        "--reference",
+        action="extend",
+        nargs="+",
+        metavar="MODEL",
+        help="reference models (default: llama-2-70b-chat gpt-3.5-turbo zephyr-7b-beta)",
+    )
+    p.add_argument(
+        "--against",
+        action="extend",
+        nargs="+",
+        metavar="RUN=REF",
+        help="compare run benchmark RUN with reference benchmark REF "
+        "(e.g. toy_mt_bench=mt_bench; refused unless --allow-mismatch, as they differ)",
+    )
+    p.add_argument(
+        "--allow-mismatch",
+        action="store_true",
+        help="show pairs with different benchmarks, versions or judges, flagged, instead of refusing",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "reproduce",
+        help="recompute a paper table's rows from public per-item data, beside the paper's",
+    )
+    p.add_argument("table", help="the table to reproduce: zephyr-table1")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder with alpaca_eval/results/<model>/alpaca_eval_gpt4/annotations.json "
+        "and/or fastchat/ (FastChat's data/ layout); default: $ALIGNLAB_DATA_DIR",
+    )
+    p.add_argument(
+        "--mt-bench-dir",
+        type=Path,
+        help="a FastChat data/ folder whose mt_bench/model_judgment/gpt-4_single.jsonl judges "
+        "the table's models (e.g. LMSYS's published judgments); default: DATA_DIR/fastchat",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_reproduce)
     return parser
 
 

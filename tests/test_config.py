@@ -215,3 +215,21 @@ def test_reproduces_names_a_table_its_rows_and_this_runs_arms(tmp_path):
     with pytest.raises(ConfigError) as info:
         validate_file(write_config(tmp_path, missing))
     assert "no leaderboard table 'zephyr_table9'" in str(info.value)
+
+
+@pytest.mark.parametrize("judge", ["toy_rubric", "alpaca_eval"])
+def test_mt_bench_refuses_judges_that_cannot_grade_it(tmp_path, judge):
+    cfg = tmp_path / "mt.yaml"
+    cfg.write_text(
+        "experiment: mt\nbase_model: {path: some/model}\narms: [{recipe: base}]\n"
+        f"benchmarks: [{{name: mt_bench}}]\njudge: {{name: {judge}}}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        validate_file(cfg)
+    assert [p.key for p in info.value.problems] == ["judge"]
+    assert f"the {judge!r} judge cannot grade MT-Bench" in info.value.problems[0].message
+    assert "Use the `openai` judge" in info.value.problems[0].message
+    cfg.write_text(
+        cfg.read_text().replace(f"name: {judge}", "name: openai, params: {model: gpt-4}")
+    )
+    assert validate_file(cfg).judge.name == "openai"

@@ -1,12 +1,15 @@
-"""The ablation table in the terminal (rich)."""
+"""The ablation table, paired differences between arms and reference comparisons (rich)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from harness.compare import Comparison, short_source
+from harness.paired import paired_comparisons
 from harness.scoring import failure_lines, format_ci, read_failures, read_summary
 
 HEADLINES = ("score", "win_rate")
@@ -46,3 +49,83 @@ def print_ablation(console: Console, root: Path) -> None:
         console.print("[yellow]failed items (counted in n_failed, excluded from the means):[/]")
         for line in failure_lines(failures):
             console.print(f"  {line}", highlight=False)
+
+
+def print_paired(console: Console, root: Path, seed: int = 0) -> None:
+    """Paired differences between arms: ``a − b  +0.26 [-0.17, 0.70]  wins 5/2/33  p=0.45``."""
+    table = paired_comparisons(root, seed=seed)
+    for note in table.attrs.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if table.empty:
+        console.print("[yellow]no paired comparisons[/] (needs two models with per-item outcomes)")
+        return
+    out = Table(
+        title=f"{Path(root).name}: paired differences on the items both arms answered",
+        caption=f"95% bootstrap CI over items; exact sign test; Holm-corrected across all "
+        f"{len(table)} comparisons. wins: a / b / ties. bold: Holm p < 0.05",
+    )
+    for col, justify in PAIRED_COLUMNS:
+        out.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in table.itertuples(index=False):
+        style = "bold" if r.p_holm < 0.05 else None
+        out.add_row(*paired_cells(r), style=style)
+    console.print(out)
+
+
+PAIRED_COLUMNS = (
+    ("benchmark", "left"),
+    ("comparison", "left"),
+    ("n", "right"),
+    ("difference [95% CI]", "right"),
+    ("wins", "right"),
+    ("p (Holm)", "right"),
+)
+
+
+def paired_cells(r: Any) -> list[str]:
+    """One comparison as text cells, e.g. ``sft-dpo − sft``, ``+0.26 [-0.17, 0.70]``."""
+    return [
+        f"{r.benchmark} ({r.metric})",
+        f"{r.model_a} − {r.model_b}",
+        str(r.n_items),
+        f"{r.diff:+.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]",
+        f"{r.wins_a}/{r.wins_b}/{r.ties}",
+        f"p={format_p(r.p_value)} (Holm {format_p(r.p_holm)})",
+    ]
+
+
+def format_p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def print_comparison(console: Console, comparison: Comparison) -> None:
+    """Run numbers beside reference rows; mismatched pairs (``--allow-mismatch``) flagged red."""
+    df = comparison.table
+    if len(df):
+        table = Table(title="this run beside reference rows (95% CIs)")
+        for col in ("model", "benchmark", "value [95% CI]", "reference", "ref. value ± se"):
+            table.add_column(col, justify="right" if "value" in col else "left")
+        table.add_column("difference", justify="right")
+        table.add_column("flag")
+        for r in df.itertuples(index=False):
+            table.add_row(*comparison_cells(r), style=None if r.comparable else "red")
+        console.print(table)
+    for problem in comparison.problems:
+        console.print(f"[yellow]note:[/] {problem}", highlight=False, soft_wrap=True)
+
+
+def comparison_cells(r: Any) -> list[str]:
+    """One run number beside one reference row, as text cells."""
+    ref = f"{r.reference_value:.2f}"
+    if r.reference_se == r.reference_se:  # known (not NaN)
+        ref += f" ± {r.reference_se:.2f}"
+    flag = "ok" if r.comparable else f"MISMATCH: {r.mismatch_parts}"
+    return [
+        str(r.model),
+        f"{r.benchmark} ({r.metric})",
+        format_ci(r.value, r.ci_low, r.ci_high),
+        f"{r.reference_model}\n{short_source(r.source)}",
+        ref,
+        f"{r.difference:+.2f}",
+        flag,
+    ]

@@ -84,6 +84,12 @@ class MTBenchParams(Params):
     )
 
 
+_NOT_CHAT_JUDGES = {
+    "toy_rubric": "it grades the toy world's answers by rule, not FastChat's judge prompts",
+    "alpaca_eval": "it runs alpaca_eval's pairwise annotators against AlpacaEval's references",
+}
+
+
 class MTBench:
     """MT-Bench (FastChat-exact): 80 two-turn questions judged by GPT-4, single or pairwise."""
 
@@ -99,6 +105,24 @@ class MTBench:
     @property
     def pairwise(self) -> bool:
         return self.params.mode != "single"
+
+    @staticmethod
+    def check_judge(
+        params: MTBenchParams, judge_name: str, judge_params: Mapping[str, Any]
+    ) -> list[str]:
+        """Problems with judging MT-Bench by ``judge_name`` (for ``alignlab validate``).
+
+        MT-Bench sends FastChat's judge prompts as chat messages and parses the reply, so it
+        needs a chat judge such as ``openai``; the built-in judges of other benchmarks cannot
+        grade it. Judges from other distributions are not second-guessed.
+        """
+        if judge_name in _NOT_CHAT_JUDGES:
+            return [
+                f"the {judge_name!r} judge cannot grade MT-Bench: {_NOT_CHAT_JUDGES[judge_name]}. "
+                "Use the `openai` judge (any OpenAI-compatible endpoint), e.g. "
+                "`judge: {name: openai, params: {model: gpt-4}}`"
+            ]
+        return []
 
     # ------------------------------------------------------------------ data
 
