@@ -66,9 +66,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print(f"stages: {ran} ran, {reused} reused; {result.seconds:.1f}s in all")
     print_ablation(console, result.store.root)
     print_paired(console, result.store.root)
-    console.print(
-        f"wrote {result.store.root / 'summary.csv'} and {result.store.root / 'report.md'}"
-    )
+    root = result.store.root
+    console.print(f"wrote {root / 'summary.csv'}, {root / 'report.md'} and {root / 'report.html'}")
     return 0
 
 
@@ -192,6 +191,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return command(args.table, args.data_dir, args.mt_bench_dir, args.json, console, err_console)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.write import write_report
+
+    md, html = write_report(args.results_dir)
+    console.print(f"wrote {md} and {html} (figures in {md.parent / 'report'})", soft_wrap=True)
+    return 0
+
+
 def _env_file(*parts: str) -> Path | None:
     import os
 
@@ -302,6 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser(
+        "report",
+        help="write report.md and a self-contained report.html (tables, plots, provenance)",
+    )
+    p.add_argument(
+        "results_dir", type=Path, help="a results folder with summary.csv, e.g. results/tiny"
+    )
+    p.set_defaults(func=cmd_report)
     return parser
 
 

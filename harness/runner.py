@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness import scoring
 from harness.execute import EXECUTORS, Context
 from harness.plan import Node, Plan, build_plan
+from harness.report.write import write_report
 from harness.store import Store, write_json
 
 
@@ -117,7 +118,7 @@ def run(exp: Any, console: Console | None = None, config_path: str | None = None
                 progress.advance(overall, 1)
         result.rows = scoring.score_all(ctx)
         result.seconds = time.time() - t0
-        scoring.write_outputs(ctx, result.rows, config_path)
+        scoring.write_summary(store.root, result.rows)
         write_json(
             store.root / "run.json",
             {
@@ -139,6 +140,7 @@ def run(exp: Any, console: Console | None = None, config_path: str | None = None
                 ],
             },
         )
+        write_report(store.root)  # report.md, report.html: the same as `alignlab report`
     return result
 
 

@@ -1,4 +1,4 @@
-"""Score every evaluation of a plan and write the tidy outputs (summary.csv, per-item, report)."""
+"""Score every evaluation of a plan and write the tidy outputs (summary.csv, per-item records)."""
 
 from __future__ import annotations
 
@@ -93,27 +93,6 @@ def summary_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def headline_metrics(ctx: Context) -> dict[str, str]:
-    return {
-        b.name: benchmark({"name": b.name, "params": b.params}).headline for b in ctx.exp.benchmarks
-    }
-
-
-def ablation_table(df: pd.DataFrame, headlines: dict[str, str]) -> pd.DataFrame:
-    """Arm by benchmark, each cell the headline metric with its 95% CI."""
-    cells: dict[str, dict[str, str]] = {}
-    order: list[str] = []
-    for _, r in df.iterrows():
-        if headlines.get(r["benchmark"]) != r["metric"]:
-            continue
-        if r["model"] not in cells:
-            cells[r["model"]] = {"recipe": r["recipe"]}
-            order.append(r["model"])
-        col = f"{r['benchmark']} ({r['metric']})"
-        cells[r["model"]][col] = format_ci(r["value"], r["ci_low"], r["ci_high"], r["n_failed"])
-    return pd.DataFrame([cells[m] for m in order], index=pd.Index(order, name="model"))
-
-
 def format_ci(value: float, low: float | None, high: float | None, n_failed: int = 0) -> str:
     if value is None or pd.isna(value):
         return "n/a"
@@ -125,47 +104,15 @@ def format_ci(value: float, low: float | None, high: float | None, n_failed: int
     return text
 
 
-def write_outputs(
-    ctx: Context, rows: list[dict[str, Any]], config_path: str | None
-) -> pd.DataFrame:
+def write_summary(root: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Write ``root/summary.csv`` (one row per model, benchmark and metric) and return it.
+
+    The report (report.md, report.html) is written from the results folder by
+    ``harness.report.write.write_report``.
+    """
     df = summary_frame(rows)
-    df.to_csv(ctx.store.root / "summary.csv", index=False)
-    table = ablation_table(df, headline_metrics(ctx))
-    (ctx.store.root / "report.md").write_text(report_markdown(ctx, df, table, config_path))
-    return table
-
-
-def report_markdown(
-    ctx: Context, df: pd.DataFrame, table: pd.DataFrame, config_path: str | None
-) -> str:
-    exp = ctx.exp
-    lines = [f"# {exp.experiment}", ""]
-    if exp.description:
-        lines += [exp.description.strip(), ""]
-    lines += [
-        "Headline metric per arm and benchmark, with its 95% confidence interval "
-        "(bootstrap over questions for MT-Bench-like scores; ±1.96 standard errors for win rates).",
-        "",
-        table.reset_index().to_markdown(index=False) if len(table) else "(no evaluations)",
-        "",
-        "## All metrics",
-        "",
-        df.drop(columns=["experiment"]).to_markdown(index=False, floatfmt=".3f")
-        if len(df)
-        else "(none)",
-        "",
-        "## Failures",
-        "",
-        *failure_lines(read_failures(ctx.store.root)),
-        "",
-        "## Provenance",
-        "",
-        f"- config: `{config_path}`" if config_path else "- config: (given in code)",
-        f"- judges: {', '.join(sorted(set(df['judge']))) if len(df) else '-'}",
-        "- stages: see `stages/*/manifest.json` (params, keys, versions, git SHA, timings)",
-        "",
-    ]
-    return "\n".join(lines)
+    df.to_csv(root / "summary.csv", index=False)
+    return df
 
 
 def failure_lines(failures: dict[str, dict[str, Any]]) -> list[str]:
