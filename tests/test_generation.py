@@ -21,9 +21,10 @@ from harness.api import (
     Params,
 )
 from harness.errors import AlignlabError
-from harness.generation.chat import encode_prompt
+from harness.generation.chat import encode_prompt, render
 from harness.generation.hf import HFGenerator, HFParams, plan_batches
-from harness.generation.turns import answer_items
+from harness.generation.kvcache import layout, reusable_length, row_slots
+from harness.generation.turns import TurnCache, answer_items
 from tests.tiny import ZEPHYR_CHAT_TEMPLATE, make_tiny_chat_model
 
 GREEDY = Decoding(temperature=0.0, max_new_tokens=12)
@@ -89,11 +90,14 @@ def reference_greedy(path: Path, messages, max_new_tokens: int, template: str | 
 # ---------------------------------------------------------------------- batching
 
 
-@pytest.mark.parametrize("arch", ["llama", "mistral"])
-def test_batched_greedy_equals_one_at_a_time_in_input_order(tmp_path, arch):
+@pytest.mark.parametrize(
+    ("arch", "prefill_batch_size"), [("llama", 8), ("mistral", 8), ("llama", 2)]
+)
+def test_batched_greedy_equals_one_at_a_time_in_input_order(tmp_path, arch, prefill_batch_size):
     path = make_tiny_chat_model(tmp_path, arch=arch, seed=1)
     requests = requests_for(PROMPTS)
-    batched = make_generator(path, batch_size=4).generate(requests)
+    generator = make_generator(path, batch_size=4, prefill_batch_size=prefill_batch_size)
+    batched = generator.generate(requests)
     single = make_generator(path, batch_size=1).generate(requests)
     assert [r.id for r in batched] == [r.id for r in requests]
     assert batched == single
@@ -340,6 +344,12 @@ class RecordingHF:
     def describe(self):
         return self.inner.describe()
 
+    def keep_for_next_turn(self, request_ids):
+        self.inner.keep_for_next_turn(request_ids)
+
+    def drop_turn_cache(self):
+        self.inner.drop_turn_cache()
+
 
 def items() -> list[BenchmarkItem]:
     return [
@@ -376,7 +386,9 @@ def test_answer_items_batches_turns_and_feeds_back_own_answers():
 
 def test_answer_items_turn_two_sees_the_real_models_turn_one_answer(tiny_llama):
     recorder = RecordingHF(make_generator(tiny_llama, batch_size=2))
+    assert isinstance(recorder, TurnCache)
     answers = answer_items(recorder, items())
+    assert recorder.inner.n_reused_tokens > 0, "precondition: turn 2 reused turn 1's cache"
     turn2 = {r.id: r for r in recorder.calls[1]}
     for item_id in ("two", "three"):
         request = next(r for r in turn2.values() if r.id.startswith(item_id))
@@ -398,3 +410,149 @@ def test_answer_items_rejects_a_generator_that_drops_results():
 
     with pytest.raises(AlignlabError, match="one result per request"):
         answer_items(Dropping(), items())
+
+
+# ---------------------------------------------------------------------- turn cache reuse
+
+
+def conversations(n_turns: int = 3) -> list[BenchmarkItem]:
+    """Items of 1 to ``n_turns`` turns over prompts of very different lengths."""
+    decoding = Decoding(max_new_tokens=10)
+    return [
+        BenchmarkItem(
+            f"q{i}", "x", [PROMPTS[(i + k) % 5] for k in range(1 + i % n_turns)], decoding
+        )
+        for i in range(len(PROMPTS) + 2)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arch", "batch_size", "prefill_batch_size"),
+    [("llama", 4, 8), ("mistral", 4, 8), ("llama", 4, 2), ("llama", 1, 8)],
+)
+def test_reusing_turn_caches_gives_the_answers_of_encoding_from_scratch(
+    tmp_path, arch, batch_size, prefill_batch_size
+):
+    path = make_tiny_chat_model(tmp_path, arch=arch, seed=2)
+    sizes = {"batch_size": batch_size, "prefill_batch_size": prefill_batch_size}
+    reusing = make_generator(path, **sizes)
+    fresh = make_generator(path, **sizes, reuse_turn_cache=False)
+    answers = answer_items(reusing, conversations())
+    assert answers == answer_items(fresh, conversations())
+    assert reusing.n_reused_tokens > 0 and fresh.n_reused_tokens == 0
+    assert reusing.n_prompt_tokens == fresh.n_prompt_tokens
+
+
+def test_reuse_covers_turn_one_and_stops_where_retokenizing_the_answer_diverges(tmp_path):
+    """Re-tokenized answers differ from the generated ids (the tiny model writes byte soup)."""
+    path = make_tiny_chat_model(tmp_path, seed=2)
+    generator = make_generator(path, batch_size=8)
+    tokenizer = generator.tokenizer
+    two_turns = [item for item in conversations(2) if len(item.turns) == 2]
+    answers = answer_items(generator, two_turns)
+    assert answers == answer_items(
+        make_generator(path, batch_size=1, reuse_turn_cache=False), two_turns
+    )
+
+    diverging, first_prompts = 0, 0
+    for item in two_turns:
+        first = user(item.turns[0])
+        turn1 = encode_prompt(tokenizer, render(tokenizer, generator.chat_template, first))
+        _, generated = reference_greedy(path, first, item.decoding.max_new_tokens)
+        second = [
+            *first,
+            {"role": "assistant", "content": answers[item.id][0]},
+            *user(item.turns[1]),
+        ]
+        turn2 = encode_prompt(tokenizer, render(tokenizer, generator.chat_template, second))
+        assert turn2[: len(turn1)] == turn1
+        shared = reusable_length(turn1 + generated, turn2)
+        diverging += len(turn1) <= shared < len(turn1) + len(generated)
+        first_prompts += len(turn1)
+    assert diverging > 0, "precondition: some re-tokenized answers differ from generated ids"
+    assert generator.n_reused_tokens > first_prompts  # reuse reaches into the answers
+
+
+def test_sampling_with_reused_caches_equals_sampling_from_scratch_one_at_a_time(tmp_path):
+    path = make_tiny_chat_model(tmp_path, seed=2)
+    sampled = [
+        BenchmarkItem(item.id, item.category, item.turns, SAMPLED) for item in conversations()
+    ]
+    reusing = make_generator(path, batch_size=1, seed=3)
+    answers = answer_items(reusing, sampled)
+    assert reusing.n_reused_tokens > 0
+    assert answers == answer_items(
+        make_generator(path, batch_size=1, seed=3, reuse_turn_cache=False), sampled
+    )
+    assert answers != answer_items(make_generator(path, batch_size=1), conversations())
+
+
+def test_caches_are_kept_only_when_asked_and_dropped_after_the_turns(tiny_llama):
+    first = [GenerationRequest("a", user(PROMPTS[1]), GREEDY)]
+
+    def second(answer: str) -> list[GenerationRequest]:
+        messages = [*user(PROMPTS[1]), {"role": "assistant", "content": answer}, *user("we")]
+        return [GenerationRequest("a2", messages, GREEDY)]
+
+    generator = make_generator(tiny_llama)
+    answer = generator.generate(first)[0].text
+    generator.generate(second(answer))
+    assert generator.n_reused_tokens == 0  # nobody asked to keep anything
+
+    generator.keep_for_next_turn(["a"])
+    answer = generator.generate(first)[0].text
+    generator.drop_turn_cache()
+    generator.generate(second(answer))
+    assert generator.n_reused_tokens == 0  # dropped
+
+    generator.keep_for_next_turn(["a"])
+    answer = generator.generate(first)[0].text
+    generator.generate(second(answer))
+    assert generator.n_reused_tokens > len(
+        encode_prompt(generator.tokenizer, _rendered(PROMPTS[1:2])[0])
+    )
+
+    class FailsInTurnTwo(RecordingHF):
+        def generate(self, requests, progress=None):
+            if self.calls:
+                raise RuntimeError("turn two failed")
+            return super().generate(requests, progress)
+
+    item = BenchmarkItem("a", "x", [PROMPTS[1], "we"], GREEDY)
+    with pytest.raises(RuntimeError, match="turn two failed"):
+        answer_items(FailsInTurnTwo(generator), [item])
+    before = generator.n_reused_tokens
+    generator.generate(second(answer))
+    assert generator.n_reused_tokens == before  # answer_items forgot turn one's cache
+
+
+def test_a_sliding_window_shorter_than_the_batch_turns_reuse_off(tmp_path):
+    path = make_tiny_chat_model(tmp_path, arch="mistral", seed=2)
+    config_file = path / "config.json"
+    config = json.loads(config_file.read_text())
+    config["sliding_window"] = 24
+    config_file.write_text(json.dumps(config))
+    generator = make_generator(path, batch_size=4)
+    answers = answer_items(generator, conversations())
+    assert generator.n_reused_tokens == 0
+    assert answers == answer_items(
+        make_generator(path, batch_size=4, reuse_turn_cache=False), conversations()
+    )
+
+
+def test_reusable_length_is_the_common_prefix_but_leaves_one_token_to_feed():
+    assert reusable_length([5, 6, 7, 8], [5, 6, 9, 8, 1]) == 2
+    assert reusable_length([5, 6], [5, 6, 7]) == 2
+    assert reusable_length([5, 6, 7, 8], [5, 6, 7]) == 2
+    assert reusable_length([1], [2, 3]) == 0
+
+
+def test_layout_puts_prefixes_before_left_padded_new_tokens():
+    box = layout([[1, 2, 3, 4], [5, 6], [7, 8, 9]], [3, 0, 1], pad_id=0)
+    assert (box.width, box.new_width) == (3, 2)
+    assert box.input_ids == [[1, 2, 3, 0, 4], [0, 0, 0, 5, 6], [0, 0, 7, 8, 9]]
+    assert box.attention_mask == [[1, 1, 1, 0, 1], [0, 0, 0, 1, 1], [0, 0, 1, 1, 1]]
+    assert row_slots(box, 0, n_cached=7) == [0, 1, 2, 4, 5, 6]
+    assert row_slots(box, 2, n_cached=5) == [2, 3, 4]
+    plain = layout([[1, 2, 3], [4]], [0, 0], pad_id=0)
+    assert plain.input_ids == [[1, 2, 3], [0, 0, 4]] and plain.width == 0

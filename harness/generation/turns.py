@@ -3,16 +3,34 @@
 Turn 1 of every item goes to the generator in one call; then turn 2 of every item that has one,
 each with its own turn-1 question and answer in context; and so on. Turn k therefore sees the
 model's own answers to turns 1..k-1 (FastChat's MT-Bench semantics).
+
+A generator that also has the ``TurnCache`` methods is told, before each turn, which requests'
+conversations go on to a next turn, so that it can keep what it computed for them (the ``hf``
+generator keeps their KV caches), and is told to forget it all at the end.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Protocol, runtime_checkable
 
 from harness.api import BenchmarkItem, GenerationRequest, Generator, Message, Progress
 from harness.errors import AlignlabError
 from harness.generation.chat import with_system_prompt
+
+
+@runtime_checkable
+class TurnCache(Protocol):
+    """A generator that can keep state for a conversation's next turn."""
+
+    def keep_for_next_turn(self, request_ids: Collection[str]) -> None:
+        """The next ``generate`` call may keep state of these requests for the call after it."""
+        ...
+
+    def drop_turn_cache(self) -> None:
+        """Forget all kept state."""
+        ...
 
 
 def answer_items(
@@ -32,17 +50,25 @@ def answer_items(
     }
     answers: dict[str, list[str]] = {item.id: [] for item in items}
     n_turns = max((len(item.turns) for item in items), default=0)
-    for turn in range(n_turns):
-        active = [item for item in items if len(item.turns) > turn]
-        requests = [_request(item, turn, conversations[item.id]) for item in active]
-        results = generator.generate(requests, progress)
-        _check_results(requests, [r.id for r in results])
-        for item, result in zip(active, results, strict=True):
-            conversations[item.id] += [
-                {"role": "user", "content": item.turns[turn]},
-                {"role": "assistant", "content": result.text},
-            ]
-            answers[item.id].append(result.text)
+    cache = generator if isinstance(generator, TurnCache) else None
+    try:
+        for turn in range(n_turns):
+            active = [item for item in items if len(item.turns) > turn]
+            requests = [_request(item, turn, conversations[item.id]) for item in active]
+            if cache is not None:
+                going_on = zip(active, requests, strict=True)
+                cache.keep_for_next_turn([r.id for i, r in going_on if len(i.turns) > turn + 1])
+            results = generator.generate(requests, progress)
+            _check_results(requests, [r.id for r in results])
+            for item, result in zip(active, results, strict=True):
+                conversations[item.id] += [
+                    {"role": "user", "content": item.turns[turn]},
+                    {"role": "assistant", "content": result.text},
+                ]
+                answers[item.id].append(result.text)
+    finally:
+        if cache is not None:
+            cache.drop_turn_cache()
     return answers
 
 
