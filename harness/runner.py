@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness import scoring
 from harness.execute import EXECUTORS, Context
+from harness.paired import write_paired
 from harness.plan import Node, Plan, build_plan
 from harness.report.write import write_report
 from harness.store import Store, write_json
@@ -119,6 +120,7 @@ def run(exp: Any, console: Console | None = None, config_path: str | None = None
         result.rows = scoring.score_all(ctx)
         result.seconds = time.time() - t0
         scoring.write_summary(store.root, result.rows)
+        write_paired(store.root)  # paired.csv: differences between arms on shared items
         write_json(
             store.root / "run.json",
             {

@@ -211,8 +211,9 @@ def test_printer_shows_each_comparison(three_arms):
     print_paired(console, three_arms)
     text = console.export_text()
     row = paired_comparisons(three_arms).iloc[2]  # sft-dpo − sft on toy MT-Bench
-    line = next(x for x in text.splitlines() if "sft-dpo − sft " in x and MT in x)
+    mt_table = text.split(f"{MT} (score): paired differences")[1].split("paired differences")[0]
+    line = next(x for x in mt_table.splitlines() if "sft-dpo − sft " in x)
     assert f"{row['diff']:+.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}]" in line
     assert f"{row.wins_a}/{row.wins_b}/{row.ties}" in line
-    assert "Holm-corrected across all 6 comparisons" in text
+    assert "Holm-corrected across all 6 comparisons" in " ".join(text.split())
     assert "sft-dpo" in text.split("paired differences")[0]  # the ablation table came first

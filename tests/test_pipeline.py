@@ -73,6 +73,10 @@ def test_tiny_pipeline_and_beta_change(tmp_path, capsys):
         and "<|assistant|>" in described["rendered_example"]
     )
     assert (tmp_path / "results" / "mini" / "report.md").read_text().startswith("# mini")
+    paired = pd.read_csv(tmp_path / "results" / "mini" / "paired.csv")
+    assert len(paired) == 2 * 6  # every pair of the 4 arms, on both benchmarks
+    assert ("sft-dpo", "sft") in set(zip(paired.model_a, paired.model_b, strict=True))
+    assert (paired.p_holm >= paired.p_value).all()
 
     out, ran = run(tmp_path, 0.01, capsys)
     assert ran == {

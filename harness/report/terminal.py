@@ -52,45 +52,46 @@ def print_ablation(console: Console, root: Path) -> None:
 
 
 def print_paired(console: Console, root: Path, seed: int = 0) -> None:
-    """Paired differences between arms: ``a − b  +0.26 [-0.17, 0.70]  wins 5/2/33  p=0.45``."""
+    """Paired differences between arms, one table per benchmark: ``sft-dpo − sft  +0.26 [...]``."""
     table = paired_comparisons(root, seed=seed)
     for note in table.attrs.get("notes", []):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     if table.empty:
         console.print("[yellow]no paired comparisons[/] (needs two models with per-item outcomes)")
         return
-    out = Table(
-        title=f"{Path(root).name}: paired differences on the items both arms answered",
-        caption=f"95% bootstrap CI over items; exact sign test; Holm-corrected across all "
-        f"{len(table)} comparisons. wins: a / b / ties. bold: Holm p < 0.05",
+    for (bench, metric), group in table.groupby(["benchmark", "metric"], sort=False):
+        out = Table(title=f"{bench} ({metric}): paired differences between arms")
+        for col, justify in PAIRED_COLUMNS:
+            out.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for r in group.itertuples(index=False):
+            out.add_row(*paired_cells(r), style="bold" if r.p_holm < 0.05 else None)
+        console.print(out)
+    console.print(
+        f"[dim]on the items both arms answered: 95% bootstrap CI over items, exact sign test, "
+        f"p Holm-corrected across all {len(table)} comparisons; wins a/b/ties; "
+        "bold: Holm p < 0.05[/]"
     )
-    for col, justify in PAIRED_COLUMNS:
-        out.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for r in table.itertuples(index=False):
-        style = "bold" if r.p_holm < 0.05 else None
-        out.add_row(*paired_cells(r), style=style)
-    console.print(out)
 
 
 PAIRED_COLUMNS = (
-    ("benchmark", "left"),
-    ("comparison", "left"),
+    ("a − b", "left"),
     ("n", "right"),
     ("difference [95% CI]", "right"),
     ("wins", "right"),
-    ("p (Holm)", "right"),
+    ("p", "right"),
+    ("Holm p", "right"),
 )
 
 
 def paired_cells(r: Any) -> list[str]:
     """One comparison as text cells, e.g. ``sft-dpo − sft``, ``+0.26 [-0.17, 0.70]``."""
     return [
-        f"{r.benchmark} ({r.metric})",
         f"{r.model_a} − {r.model_b}",
         str(r.n_items),
         f"{r.diff:+.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]",
         f"{r.wins_a}/{r.wins_b}/{r.ties}",
-        f"p={format_p(r.p_value)} (Holm {format_p(r.p_holm)})",
+        format_p(r.p_value),
+        format_p(r.p_holm),
     ]
 
 
