@@ -197,6 +197,9 @@ def test_cli_allow_mismatch_prints_flags_and_exits_zero(tmp_path, capsys):
     assert main([*args, "--reference", "llama-2-70b-chat"]) == 0
     out = capsys.readouterr().out
     assert "MISMATCH" in out and "llama-2-70b-chat" in out
+    flagged = [line for line in out.splitlines() if "MISMATCH" in line]
+    assert flagged and all("6.86" in line for line in flagged)  # the reference row's value
+    assert "on toy_mt_bench (score)" in out  # one table per run number, titled with it
     assert main([*args, "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["rows"] and not any(r["comparable"] for r in payload["rows"])

@@ -100,32 +100,42 @@ def format_p(p: float) -> str:
 
 
 def print_comparison(console: Console, comparison: Comparison) -> None:
-    """Run numbers beside reference rows; mismatched pairs (``--allow-mismatch``) flagged red."""
+    """Run numbers beside reference rows, one table per run number; mismatches flagged red."""
     df = comparison.table
-    if len(df):
-        table = Table(title="this run beside reference rows (95% CIs)")
-        for col in ("model", "benchmark", "value [95% CI]", "reference", "ref. value ± se"):
-            table.add_column(col, justify="right" if "value" in col else "left")
-        table.add_column("difference", justify="right")
-        table.add_column("flag")
-        for r in df.itertuples(index=False):
+    for (model, bench, metric), group in df.groupby(["model", "benchmark", "metric"], sort=False):
+        first = group.iloc[0]
+        title = (
+            f"{model} on {bench} ({metric}): "
+            f"{format_ci(first.value, first.ci_low, first.ci_high)} (95% CI)"
+        )
+        table = Table(title=title)
+        for col, justify in COMPARISON_COLUMNS:
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for r in group.itertuples(index=False):
             table.add_row(*comparison_cells(r), style=None if r.comparable else "red")
         console.print(table)
     for problem in comparison.problems:
         console.print(f"[yellow]note:[/] {problem}", highlight=False, soft_wrap=True)
 
 
+COMPARISON_COLUMNS = (
+    ("reference", "left"),
+    ("source", "left"),
+    ("value ± se", "right"),
+    ("this run − ref.", "right"),
+    ("flag", "left"),
+)
+
+
 def comparison_cells(r: Any) -> list[str]:
-    """One run number beside one reference row, as text cells."""
+    """One reference row beside the run's number, as text cells."""
     ref = f"{r.reference_value:.2f}"
     if r.reference_se == r.reference_se:  # known (not NaN)
         ref += f" ± {r.reference_se:.2f}"
     flag = "ok" if r.comparable else f"MISMATCH: {r.mismatch_parts}"
     return [
-        str(r.model),
-        f"{r.benchmark} ({r.metric})",
-        format_ci(r.value, r.ci_low, r.ci_high),
-        f"{r.reference_model}\n{short_source(r.source)}",
+        f"{r.reference_model}" + (f" ({r.reference_benchmark})" if not r.comparable else ""),
+        short_source(r.source).split(":")[0],
         ref,
         f"{r.difference:+.2f}",
         flag,
