@@ -65,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ran, reused = len(result.ran), len(result.log) - len(result.ran)
     console.print(f"stages: {ran} ran, {reused} reused; {result.seconds:.1f}s in all")
     print_ablation(console, result.store.root)
-    print_paired(console, result.store.root)
+    print_paired(console, result.store.root, table=result.paired)
     root = result.store.root
     console.print(f"wrote {root / 'summary.csv'}, {root / 'report.md'} and {root / 'report.html'}")
     return 0

@@ -72,10 +72,10 @@ def paired_comparisons(root: Path, seed: int = 0) -> pd.DataFrame:
     return table
 
 
-def write_paired(root: Path, seed: int = 0) -> Path:
-    """Write ``root/paired.csv`` (the table of ``paired_comparisons``) and return its path."""
+def write_paired(root: Path, seed: int = 0, table: pd.DataFrame | None = None) -> Path:
+    """Write ``root/paired.csv`` (``table``, else ``paired_comparisons``) and return its path."""
     path = Path(root) / PAIRED_CSV
-    paired_comparisons(root, seed=seed).to_csv(path, index=False)
+    (paired_comparisons(root, seed=seed) if table is None else table).to_csv(path, index=False)
     return path
 
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness import scoring
 from harness.execute import EXECUTORS, Context
-from harness.paired import write_paired
+from harness.paired import paired_comparisons, write_paired
 from harness.plan import Node, Plan, build_plan
 from harness.report.write import write_report
 from harness.store import Store, write_json
@@ -34,6 +35,7 @@ class RunResult:
     log: list[StageLog] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    paired: pd.DataFrame | None = None  # harness.paired.paired_comparisons of the results
 
     @property
     def ran(self) -> list[StageLog]:
@@ -120,7 +122,8 @@ def run(exp: Any, console: Console | None = None, config_path: str | None = None
         result.rows = scoring.score_all(ctx)
         result.seconds = time.time() - t0
         scoring.write_summary(store.root, result.rows)
-        write_paired(store.root)  # paired.csv: differences between arms on shared items
+        result.paired = paired_comparisons(store.root)  # arms compared on shared items
+        write_paired(store.root, table=result.paired)
         write_json(
             store.root / "run.json",
             {
@@ -142,7 +145,9 @@ def run(exp: Any, console: Console | None = None, config_path: str | None = None
                 ],
             },
         )
-        write_report(store.root)  # report.md, report.html: the same as `alignlab report`
+        write_report(
+            store.root, paired=result.paired
+        )  # report.md, report.html: the same as `alignlab report`
     return result
 
 

@@ -34,8 +34,11 @@ HEADLINE_ORDER = ("score", "win_rate", "win_rate_adjusted")
 """The headline metric of a benchmark: the first of these its rows have."""
 
 
-def build_report(root: Path, seed: int = 0) -> Report:
-    """Read ``root`` (a results folder with summary.csv) into a ``Report``."""
+def build_report(root: Path, seed: int = 0, paired: pd.DataFrame | None = None) -> Report:
+    """Read ``root`` (a results folder with summary.csv) into a ``Report``.
+
+    ``paired`` is ``harness.paired.paired_comparisons(root, seed)`` when the caller has it.
+    """
     summary = _read_summary(root)
     headlines = headline_metrics(summary)
     run = load_run(root)
@@ -51,7 +54,7 @@ def build_report(root: Path, seed: int = 0) -> Report:
         turns=turn_scores(summary),
         win_rates=win_rates(summary, headlines),
     )
-    report.paired, report.paired_notes = paired_section(root, seed)
+    report.paired, report.paired_notes = paired_section(root, seed, paired)
     report.references = reference_section(summary, paper_benchmarks(run))
     report.paper = paper_table(summary, headlines, run)
     report.failures, report.failures_note = failure_rows(root, summary, headlines)

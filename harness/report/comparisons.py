@@ -12,12 +12,17 @@ from harness.leaderboards import LEADERBOARD_DIR, load_reference_rows, read_rows
 from harness.report.data import Cell, PaperRow, PaperTable, References
 
 
-def paired_section(root: Path, seed: int = 0) -> tuple[pd.DataFrame | None, list[str]]:
-    """Paired differences between arms (``harness.paired``) and the notes on what was left out."""
+def paired_section(
+    root: Path, seed: int = 0, table: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame | None, list[str]]:
+    """Paired differences between arms (``harness.paired``) and the notes on what was left out.
+
+    ``table`` is ``paired_comparisons(root, seed)`` when the caller already has it.
+    """
     from harness.paired import paired_comparisons
 
     try:
-        table = paired_comparisons(root, seed=seed)
+        table = paired_comparisons(root, seed=seed) if table is None else table
     except AlignlabError as err:
         return None, [f"paired statistics could not be computed: {err}"]
     notes = list(table.attrs.get("notes") or [])
@@ -125,15 +130,27 @@ def _paper_row(
     return row
 
 
+PARTS = (
+    ("benchmark", "benchmark", "benchmark"),
+    ("version", "benchmark_version", "benchmark version"),
+    ("judge", "judge", "judge"),
+)
+"""``Mismatch.part`` (before any ``:``), its column, and its name in the report."""
+
+
 def mismatch_reasons(mine: pd.Series, theirs: pd.Series) -> list[str]:
-    """Why a run's number and a paper's number measure different things (empty: they don't)."""
-    out = []
-    for col, what in (("benchmark", "benchmark"), ("benchmark_version", "benchmark version")):
-        if str(mine[col]) != str(theirs[col]):
-            out.append(f"{what}: this run {mine[col]}, the paper {theirs[col]}")
-    if str(mine["judge"]) != str(theirs["judge"]):
-        out.append(f"judge: this run {mine['judge']}, the paper {theirs['judge']}")
-    return out
+    """Why a run's number and a paper's number measure different things (empty: they don't).
+
+    The rule is ``harness.compare.mismatches``, the one ``alignlab compare`` applies.
+    """
+    from harness.compare import mismatches
+
+    parts = {m.part.split(":")[0] for m in mismatches(mine, theirs)}
+    return [
+        f"{what}: this run {mine[col]}, the paper {theirs[col]}"
+        for part, col, what in PARTS
+        if part in parts
+    ]
 
 
 def _maybe(value: Any) -> float | None:

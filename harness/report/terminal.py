@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -51,9 +52,14 @@ def print_ablation(console: Console, root: Path) -> None:
             console.print(f"  {line}", highlight=False)
 
 
-def print_paired(console: Console, root: Path, seed: int = 0) -> None:
-    """Paired differences between arms, one table per benchmark: ``sft-dpo − sft  +0.26 [...]``."""
-    table = paired_comparisons(root, seed=seed)
+def print_paired(
+    console: Console, root: Path, seed: int = 0, table: pd.DataFrame | None = None
+) -> None:
+    """Paired differences between arms, one table per benchmark: ``sft-dpo − sft  +0.26 [...]``.
+
+    ``table`` is ``paired_comparisons(root, seed)`` when the caller already has it.
+    """
+    table = paired_comparisons(root, seed=seed) if table is None else table
     for note in table.attrs.get("notes", []):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     if table.empty:
